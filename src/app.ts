@@ -1,0 +1,213 @@
+// Builds the HTTP server, Apollo Server, routes and process-wide services from a config.
+// No I/O at import; `buildApp` starts nothing listening (main.ts or a test does).
+import { randomUUID } from 'node:crypto';
+import { ApolloServer } from '@apollo/server';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+import type { Config, UsersRemote } from './config.js';
+import { createContextFactory, type GraphQLContext, type Services } from './graphql/context.js';
+import { createFormatError, isUnexpectedError } from './graphql/errors.js';
+import { buildSchema } from './graphql/schema.js';
+import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
+import { createLogger } from './observability/logger.js';
+import { USERS_PROVIDER, UsersClient } from './providers/users/client.js';
+import { OAuth2ClientCredentialsAuth } from './upstream/auth.js';
+import { ResponseCache } from './upstream/cache.js';
+import { ProviderHealth } from './upstream/health.js';
+import { PoolRegistry } from './upstream/pools.js';
+
+/** Where each provider actually is: from the environment, or a simulator main.ts started. */
+export interface ProviderEndpoints {
+  users: UsersRemote & { mode: 'simulator' | 'remote' };
+}
+
+export interface AppOptions {
+  config: Config;
+  endpoints: ProviderEndpoints;
+  /** Default: a pino logger at `config.logLevel` on stdout. */
+  logger?: Logger;
+}
+
+export interface App {
+  server: FastifyInstance;
+  services: Services;
+  health: ProviderHealth;
+  cache: ResponseCache;
+  pools: PoolRegistry;
+  logger: Logger;
+  /** Stops accepting, drains requests in flight, then closes upstream pools. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Request ids we accept from clients: short and inert; anything else is replaced. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(options: AppOptions): Promise<App> {
+  const { config, endpoints } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+
+  // Process-wide: built once, shared by every request, closed on shutdown.
+  const pools = new PoolRegistry({
+    connections: config.upstream.connections,
+    keepAliveTimeoutMs: config.upstream.keepAliveTimeoutMs,
+    connectTimeoutMs: config.upstream.connectTimeoutMs,
+    headersTimeoutMs: config.upstream.attemptTimeoutMs,
+    bodyTimeoutMs: config.upstream.attemptTimeoutMs,
+  });
+  const cache = new ResponseCache({ maxBytes: config.cache.maxBytes });
+  const health = new ProviderHealth();
+  health.register(USERS_PROVIDER, endpoints.users.mode);
+  const onAttempt = (info: Parameters<ProviderHealth['recordAttempt']>[0], error: Parameters<ProviderHealth['recordAttempt']>[1]) => {
+    health.recordAttempt(info, error);
+    if (error && info.outcome === 'error') {
+      logger.warn(
+        {
+          provider: info.provider,
+          route: info.route,
+          status: info.status,
+          attempt: info.attempt,
+          durationMs: info.durationMs,
+          code: error.code,
+          upstreamRequestId: info.upstreamRequestId,
+        },
+        'upstream call failed',
+      );
+    }
+  };
+
+  const usersAuth = new OAuth2ClientCredentialsAuth({
+    provider: USERS_PROVIDER,
+    tokenUrl: endpoints.users.tokenUrl,
+    clientId: endpoints.users.clientId,
+    clientSecret: endpoints.users.clientSecret,
+    dispatcher: pools.get(endpoints.users.tokenUrl),
+  });
+  const services: Services = {
+    users: new UsersClient({
+      baseUrl: endpoints.users.apiUrl,
+      auth: usersAuth,
+      pools,
+      attemptTimeoutMs: config.upstream.attemptTimeoutMs,
+      maxResponseBytes: config.upstream.maxResponseBytes,
+      cache,
+      cachePolicy: {
+        ttlSeconds: config.usersProvider.cacheTtlSeconds,
+        staleWhileRevalidateSeconds: config.usersProvider.staleWhileRevalidateSeconds,
+        staleIfErrorSeconds: config.usersProvider.staleIfErrorSeconds,
+      },
+      maxBatch: config.usersProvider.maxBatch,
+      onAttempt,
+    }),
+  };
+
+  const server: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One log line per GraphQL operation is written by Junction itself; Fastify's two lines per
+    // request would double the logging cost for no information.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024, // 1 MiB
+    forceCloseConnections: 'idle',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  server.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: buildSchema(),
+    csrfPrevention: true,
+    introspection: config.graphql.introspection,
+    includeStacktraceInErrorResponses: !config.isProduction,
+    formatError: createFormatError({ maskUnexpected: config.isProduction }),
+    plugins: [
+      fastifyApolloDrainPlugin(server),
+      // Federated inline traces (ftv1) would hand resolver timings to anyone sending one header.
+      ApolloServerPluginInlineTraceDisabled(),
+      ...(config.isProduction ? [ApolloServerPluginLandingPageDisabled()] : []),
+      {
+        async requestDidStart() {
+          return {
+            async didEncounterErrors({ errors, contextValue }) {
+              for (const error of errors) {
+                if (isUnexpectedError(error)) {
+                  contextValue.logger.error({ err: error.originalError ?? error, requestId: contextValue.requestId }, 'unexpected error');
+                }
+              }
+            },
+            async willSendResponse({ response, contextValue }) {
+              // Mark answers that came (partly) from a stale cache entry.
+              const stale = contextValue.report?.staleProviders() ?? [];
+              if (stale.length > 0 && response.body.kind === 'single') {
+                response.body.singleResult.extensions = {
+                  ...response.body.singleResult.extensions,
+                  stale: { providers: stale },
+                };
+              }
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  const verifyViewer = createViewerVerifier(config.jwt);
+  const contextFactory = createContextFactory({
+    services,
+    verifyViewer,
+    operationTimeoutMs: config.graphql.operationTimeoutMs,
+  });
+  const context = async (request: FastifyRequest, reply: FastifyReply): Promise<GraphQLContext> => {
+    const controller = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+    });
+    try {
+      return await contextFactory({
+        requestId: request.id,
+        authorization: request.headers.authorization,
+        clientSignal: controller.signal,
+        logger: request.log,
+      });
+    } catch (error) {
+      if (error instanceof InvalidTokenError) {
+        throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+      }
+      throw error;
+    }
+  };
+  server.route({
+    url: '/graphql',
+    method: ['GET', 'POST', 'OPTIONS'],
+    handler: fastifyApolloHandler(apollo, { context }),
+  });
+
+  let draining = false;
+  server.get('/healthz', async () => ({ status: 'ok' }));
+  server.get('/readyz', async (_request, reply) => {
+    // A provider outage does not make Junction unready: it still serves every other field.
+    if (draining) return reply.code(503).send({ status: 'draining', providers: health.snapshot() });
+    return { status: 'ready', providers: health.snapshot() };
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      draining = true;
+      await server.close(); // stops accepting, waits for requests in flight, stops Apollo
+      await pools.close();
+    })();
+    return closing;
+  };
+
+  return { server, services, health, cache, pools, logger, close };
+}

@@ -1,0 +1,40 @@
+// Assembles the executable subgraph schema from schema/*.graphql and the domain resolvers.
+import { readdirSync, readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { GraphQLScalarType, type GraphQLSchema, parse } from 'graphql';
+import type { Resolvers } from '../generated/graphql.js';
+import { usersResolvers } from './resolvers/users.js';
+import { DateTimeScalar } from './scalars.js';
+
+export const SCHEMA_DIR = new URL('../../schema/', import.meta.url);
+
+/** The SDL of every schema/*.graphql file, in name order. */
+export function loadTypeDefs(dir: URL = SCHEMA_DIR): string {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort()
+    .map((f) => readFileSync(new URL(f, dir), 'utf8'))
+    .join('\n');
+}
+
+export function buildSchema(): GraphQLSchema {
+  const resolvers: Resolvers[] = [{ DateTime: DateTimeScalar, Query: { _junction: () => true } }, usersResolvers];
+  return buildSubgraphSchema({
+    typeDefs: parse(loadTypeDefs()),
+    resolvers: mergeResolvers(resolvers) as GraphQLResolverMap<unknown>,
+  });
+}
+
+/** Shallow-merges per-domain resolver maps type by type. */
+function mergeResolvers(maps: Resolvers[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const map of maps) {
+    for (const [type, fields] of Object.entries(map)) {
+      const existing = merged[type];
+      const isPlainMap = (v: unknown) => typeof v === 'object' && v !== null && !(v instanceof GraphQLScalarType);
+      merged[type] = isPlainMap(existing) && isPlainMap(fields) ? { ...(existing as object), ...(fields as object) } : fields;
+    }
+  }
+  return merged;
+}

@@ -1,0 +1,13 @@
+// Internal User: what the graph works with, whatever the users service calls its fields.
+
+export interface User {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  /** E.164, or null when the user has none. */
+  phone: string | null;
+  /** Stripe customer id linking the user to billing, or null. */
+  stripeCustomerId: string | null;
+  createdAt: Date;
+}

@@ -1,0 +1,173 @@
+// Users service client: domain verbs over the shared REST machinery. Individual users are cached
+// per id (keyed by credential); cache misses from all concurrent operations are merged into
+// `GET /users?ids=` batches of at most `maxBatch`.
+import DataLoader from 'dataloader';
+import type { User } from '../../models/user.js';
+import type { CallContext } from '../../upstream/callContext.js';
+import { type CachePolicy, cacheKey, type LoadResult, parseCacheControl, type ResponseCache } from '../../upstream/cache.js';
+import { RestClient, type RestClientOptions } from '../../upstream/client.js';
+import { isUpstreamCode, UpstreamTimeoutError } from '../../upstream/errors.js';
+import type { UpstreamPage } from '../../upstream/pagination.js';
+import { toUser } from './mapping.js';
+import { type ExternalUser, externalUserSchema, userBatchSchema, userPageSchema } from './types.js';
+
+export interface UsersClientOptions extends Omit<RestClientOptions, 'provider'> {
+  cache: ResponseCache;
+  cachePolicy: CachePolicy;
+  /** Ids per batch call. Default 100. */
+  maxBatch?: number;
+  /** The service's largest page for `GET /users?limit=`. Default 100. */
+  maxPageSize?: number;
+}
+
+interface BatchKey {
+  id: string;
+  ctx: CallContext;
+}
+
+interface BatchResult {
+  user: ExternalUser | null;
+  maxAgeSeconds: number | undefined;
+  noStore: boolean;
+}
+
+export const USERS_PROVIDER = 'users';
+
+export class UsersClient extends RestClient {
+  readonly maxBatch: number;
+  readonly maxPageSize: number;
+  private readonly cache: ResponseCache;
+  private readonly cachePolicy: CachePolicy;
+  /**
+   * Process-wide batcher (no memoization: the cache above it holds results). Loads queued in the
+   * same tick, from any number of operations, leave as one call per `maxBatch` ids.
+   */
+  private readonly batcher: DataLoader<BatchKey, BatchResult, string>;
+
+  constructor(options: UsersClientOptions) {
+    super({ ...options, provider: USERS_PROVIDER });
+    this.cache = options.cache;
+    this.cachePolicy = options.cachePolicy;
+    this.maxBatch = options.maxBatch ?? 100;
+    this.maxPageSize = options.maxPageSize ?? 100;
+    this.batcher = new DataLoader<BatchKey, BatchResult, string>((keys) => this.fetchBatch(keys), {
+      cache: false,
+      maxBatchSize: this.maxBatch,
+    });
+  }
+
+  /** One user, or null when the service does not know the id. */
+  async getUser(id: string, ctx: CallContext): Promise<User | null> {
+    const [user] = await this.getUsers([id], ctx);
+    return user ?? null;
+  }
+
+  /** Users in the order of `ids`; null where the service does not know an id. */
+  async getUsers(ids: readonly string[], ctx: CallContext): Promise<(User | null)[]> {
+    return Promise.all(ids.map((id) => this.cachedUser(id, ctx)));
+  }
+
+  /** One page of all users, in the service's stable order. Not cached: lists change. */
+  async listUsers(
+    page: { limit: number; cursor: string | null },
+    ctx: CallContext,
+  ): Promise<UpstreamPage<User>> {
+    const body = await this.request(
+      {
+        method: 'GET',
+        path: '/users',
+        route: 'GET /users?limit',
+        query: { limit: page.limit, cursor: page.cursor ?? undefined },
+        schema: userPageSchema,
+      },
+      ctx,
+    );
+    return { items: body.data.map(toUser), next: body.pagination.next_cursor ?? null };
+  }
+
+  /** Forgets a cached user (after a change the service told us about). */
+  invalidateUser(id: string): void {
+    this.cache.invalidate(this.userKey(id));
+  }
+
+  private userKey(id: string): string {
+    return cacheKey(this.provider, this.credentialId, 'user', id);
+  }
+
+  private async cachedUser(id: string, ctx: CallContext): Promise<User | null> {
+    try {
+      const { value } = await this.cache.getOrLoad<ExternalUser | null>(
+        this.userKey(id),
+        this.provider,
+        this.cachePolicy,
+        (stale) => this.loadUser(id, ctx, stale?.etag),
+        ctx,
+      );
+      return value ? toUser(value) : null;
+    } catch (error) {
+      throw this.callerAbortToTimeout(error, ctx);
+    }
+  }
+
+  private async loadUser(id: string, ctx: CallContext, etag: string | undefined): Promise<LoadResult<ExternalUser | null>> {
+    if (etag !== undefined) {
+      // A stale entry with an ETag is revalidated on its own: a 304 costs no body.
+      try {
+        const res = await this.send(
+          {
+            method: 'GET',
+            path: `/users/${encodeURIComponent(id)}`,
+            route: 'GET /users/:id',
+            schema: externalUserSchema,
+            etag,
+          },
+          ctx,
+        );
+        const cc = parseCacheControl(res.headers['cache-control']);
+        if (res.notModified) return { kind: 'not-modified', maxAgeSeconds: cc.maxAgeSeconds };
+        return { kind: 'value', value: res.data, etag: headerValue(res.headers.etag), ...cc };
+      } catch (error) {
+        if (isUpstreamCode(error, 'NOT_FOUND')) return { kind: 'value', value: null };
+        throw error;
+      }
+    }
+    const result = await this.batcher.load({ id, ctx });
+    return { kind: 'value', value: result.user, maxAgeSeconds: result.maxAgeSeconds, noStore: result.noStore };
+  }
+
+  private async fetchBatch(keys: readonly BatchKey[]): Promise<(BatchResult | Error)[]> {
+    const ids = [...new Set(keys.map((k) => k.id))];
+    // The batch serves several operations: it forwards the first one's request id and reports to
+    // its hooks, but takes no one's signal or deadline (each waiter gives up on its own).
+    const ctx = keys[0]?.ctx ?? {};
+    const res = await this.send(
+      {
+        method: 'GET',
+        path: '/users',
+        route: 'GET /users?ids',
+        query: { ids: ids.join(',') },
+        schema: userBatchSchema,
+      },
+      { requestId: ctx.requestId, onCall: ctx.onCall },
+    );
+    const cc = parseCacheControl(res.headers['cache-control']);
+    const byId = new Map(res.data.data.map((u) => [u.user_id, u]));
+    return keys.map((k) => ({ user: byId.get(k.id) ?? null, ...cc }));
+  }
+
+  /** An operation that ran out of time while waiting on a shared call sees UPSTREAM_TIMEOUT. */
+  private callerAbortToTimeout(error: unknown, ctx: CallContext): unknown {
+    const reason = ctx.signal?.aborted ? ctx.signal.reason : undefined;
+    if (reason !== undefined && error === reason && (reason as { name?: string }).name === 'TimeoutError') {
+      return new UpstreamTimeoutError(`${this.provider}: the operation's deadline passed while waiting`, {
+        provider: this.provider,
+        cause: error,
+      });
+    }
+    return error;
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

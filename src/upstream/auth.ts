@@ -1,0 +1,219 @@
+// Pluggable upstream auth: API key header, bearer, HTTP Basic and OAuth2 client credentials.
+// A strategy adds credentials to a request and, for OAuth2, refreshes its token after a 401.
+import { createHash } from 'node:crypto';
+import { type Dispatcher, request } from 'undici';
+import { z } from 'zod';
+import { raceAbort } from './abort.js';
+import { UpstreamBadResponseError, UpstreamRejectedError, UpstreamUnavailableError } from './errors.js';
+
+export interface AuthStrategy {
+  readonly kind: 'none' | 'api-key' | 'bearer' | 'basic' | 'oauth2-client-credentials';
+  /**
+   * Non-secret fingerprint of the credential (a truncated SHA-256). Caches and rate limiters are
+   * keyed by it, so two credentials never share an entry or a bucket.
+   */
+  readonly credentialId: string;
+  /** Writes the credential into `headers`. Returns the credential used, for `refreshAfterUnauthorized`. */
+  authorize(headers: Record<string, string>, signal?: AbortSignal): Promise<string | undefined>;
+  /**
+   * Called when the provider answered 401 to a request sent with credential `used`. Resolves true
+   * when a different credential is now available, so one retry is worth it; static secrets say false.
+   */
+  refreshAfterUnauthorized(used: string | undefined, signal?: AbortSignal): Promise<boolean>;
+}
+
+/** SHA-256 of the secret, first 16 hex chars: stable, safe to log, useless to an attacker. */
+export function fingerprint(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
+}
+
+abstract class StaticAuth implements AuthStrategy {
+  abstract readonly kind: AuthStrategy['kind'];
+  readonly credentialId: string;
+  constructor(
+    private readonly header: string,
+    private readonly value: string,
+  ) {
+    this.credentialId = fingerprint(header, value);
+  }
+  async authorize(headers: Record<string, string>): Promise<string> {
+    headers[this.header] = this.value;
+    return this.value;
+  }
+  async refreshAfterUnauthorized(): Promise<boolean> {
+    return false;
+  }
+}
+
+/** No credentials at all (public endpoints, or simulators in tests). */
+export class NoAuth implements AuthStrategy {
+  readonly kind = 'none' as const;
+  readonly credentialId = 'anonymous';
+  async authorize(): Promise<undefined> {
+    return undefined;
+  }
+  async refreshAfterUnauthorized(): Promise<boolean> {
+    return false;
+  }
+}
+
+/** A static key in a named header, e.g. `X-Api-Key: ...`. */
+export class ApiKeyAuth extends StaticAuth {
+  readonly kind = 'api-key' as const;
+  constructor(headerName: string, key: string) {
+    super(headerName.toLowerCase(), key);
+  }
+}
+
+/** `Authorization: Bearer <token>` with a static token (Stripe secret key, SendGrid API key). */
+export class BearerAuth extends StaticAuth {
+  readonly kind = 'bearer' as const;
+  constructor(token: string) {
+    super('authorization', `Bearer ${token}`);
+  }
+}
+
+/** HTTP Basic (`Authorization: Basic base64(user:password)`), e.g. Twilio's SID and auth token. */
+export class BasicAuth extends StaticAuth {
+  readonly kind = 'basic' as const;
+  constructor(username: string, password: string) {
+    super('authorization', `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+  }
+}
+
+export interface OAuth2ClientCredentialsOptions {
+  /** Provider name, for errors. */
+  provider: string;
+  /** Absolute URL of the token endpoint. */
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Optional space-separated scopes; omitted from the request when undefined. */
+  scope?: string | undefined;
+  /**
+   * Refresh this many seconds before the token's `expires_in` runs out, so a token never expires
+   * in flight. Default 30 s. Trap: a skew larger than the provider's lifetime refreshes every call.
+   */
+  refreshSkewSeconds?: number;
+  /** Timeout for one token request in ms. Default 5000 ms. */
+  timeoutMs?: number;
+  /** undici dispatcher (pool) to send the token request on; default: undici's global agent. */
+  dispatcher?: Dispatcher | undefined;
+  /** Clock in ms, replaceable in tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+const tokenResponseSchema = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().regex(/^bearer$/i, 'token_type must be Bearer'),
+  expires_in: z.coerce.number().positive().optional(),
+});
+
+interface CachedToken {
+  value: string;
+  /** ms epoch after which we stop using it. */
+  refreshAt: number;
+}
+
+/**
+ * OAuth2 client-credentials grant (RFC 6749 §4.4). The token is cached until `refreshSkewSeconds`
+ * before it expires; however many requests need a token at once, only one refresh is in flight.
+ */
+export class OAuth2ClientCredentialsAuth implements AuthStrategy {
+  readonly kind = 'oauth2-client-credentials' as const;
+  readonly credentialId: string;
+  private token: CachedToken | undefined;
+  private inflight: Promise<CachedToken> | undefined;
+  private refreshes = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly options: OAuth2ClientCredentialsOptions) {
+    this.credentialId = fingerprint(options.tokenUrl, options.clientId, options.clientSecret);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** How many token requests were made: for tests and metrics. */
+  get refreshCount(): number {
+    return this.refreshes;
+  }
+
+  async authorize(headers: Record<string, string>, signal?: AbortSignal): Promise<string> {
+    const token = await this.currentToken(signal);
+    headers.authorization = `Bearer ${token.value}`;
+    return token.value;
+  }
+
+  async refreshAfterUnauthorized(used: string | undefined, signal?: AbortSignal): Promise<boolean> {
+    // Only the first 401 for a given token throws it away; concurrent 401s for the same token
+    // then share the one refresh instead of each starting their own.
+    if (this.token && this.token.value === used) this.token = undefined;
+    const fresh = await this.currentToken(signal);
+    return fresh.value !== used;
+  }
+
+  private async currentToken(signal?: AbortSignal): Promise<CachedToken> {
+    if (this.token && this.now() < this.token.refreshAt) return this.token;
+    if (!this.inflight) {
+      this.inflight = this.fetchToken().finally(() => {
+        this.inflight = undefined;
+      });
+    }
+    // A waiting request that is cancelled stops waiting, without cancelling the shared refresh.
+    return raceAbort(this.inflight, signal);
+  }
+
+  private async fetchToken(): Promise<CachedToken> {
+    const { provider, tokenUrl, clientId, clientSecret, scope } = this.options;
+    this.refreshes += 1;
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (scope) form.set('scope', scope);
+    const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString(
+      'base64',
+    );
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(tokenUrl, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${basic}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: form.toString(),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000), // 5s
+        ...(this.options.dispatcher ? { dispatcher: this.options.dispatcher } : {}),
+      });
+    } catch (cause) {
+      throw new UpstreamUnavailableError(`${provider}: token endpoint unreachable`, { provider, cause });
+    }
+    const text = await res.body.text().catch(() => '');
+    if (res.statusCode === 401 || res.statusCode === 400 || res.statusCode === 403) {
+      // Wrong client credentials: a configuration problem, not worth retrying.
+      throw new UpstreamRejectedError(`${provider}: token endpoint refused the client credentials`, {
+        provider,
+        status: res.statusCode,
+        retryable: false,
+      });
+    }
+    if (res.statusCode >= 300) {
+      throw new UpstreamUnavailableError(`${provider}: token endpoint answered ${res.statusCode}`, {
+        provider,
+        status: res.statusCode,
+      });
+    }
+    let parsed: z.infer<typeof tokenResponseSchema>;
+    try {
+      parsed = tokenResponseSchema.parse(JSON.parse(text));
+    } catch (cause) {
+      throw new UpstreamBadResponseError(`${provider}: token endpoint answered an unexpected shape`, {
+        provider,
+        status: res.statusCode,
+        cause,
+      });
+    }
+    const lifetimeMs = (parsed.expires_in ?? 3600) * 1000;
+    const skewMs = Math.min((this.options.refreshSkewSeconds ?? 30) * 1000, lifetimeMs / 2);
+    this.token = { value: parsed.access_token, refreshAt: this.now() + lifetimeMs - skewMs };
+    return this.token;
+  }
+}

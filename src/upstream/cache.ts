@@ -1,0 +1,215 @@
+// Shared response cache over lru-cache: a byte budget, a TTL per resource, one coalesced upstream
+// call per key (lru-cache's `fetch`), stale-while-revalidate, stale-if-error, ETag revalidation,
+// upstream Cache-Control, and explicit invalidation. Keys always include the credential fingerprint.
+import { LRUCache } from 'lru-cache';
+import type { CallContext } from './callContext.js';
+import { raceAbort } from './abort.js';
+
+export interface CachePolicy {
+  /** Seconds an entry is fresh. Upstream `max-age` can only shorten it. Trap: 0 disables caching. */
+  ttlSeconds: number;
+  /** After going stale, seconds during which the stale value is served at once while one refresh runs. Default 0. */
+  staleWhileRevalidateSeconds?: number;
+  /** After going stale, seconds during which a failed refresh falls back to the stale value. Default 0. */
+  staleIfErrorSeconds?: number;
+}
+
+/** What a loader hands back to the cache. */
+export type LoadResult<T> =
+  | {
+      kind: 'value';
+      value: T;
+      /** ETag to revalidate with later. */
+      etag?: string | undefined;
+      /** Upstream Cache-Control max-age in seconds, if it gave one. */
+      maxAgeSeconds?: number | undefined;
+      /** Upstream said `no-store` (or `private` for a shared cache that must not keep it). */
+      noStore?: boolean | undefined;
+    }
+  | {
+      /** Upstream answered 304 to the stale entry's ETag: keep the value, restart its TTL. */
+      kind: 'not-modified';
+      maxAgeSeconds?: number | undefined;
+    };
+
+/** Loads a value; receives the stale entry (for its ETag) when there is one. */
+export type Loader<T> = (stale: { value: T; etag: string | undefined } | undefined) => Promise<LoadResult<T>>;
+
+export type CacheOutcome = 'hit' | 'stale' | 'miss';
+
+interface Entry {
+  value: unknown;
+  etag: string | undefined;
+  /** epoch ms until which the entry is fresh */
+  freshUntil: number;
+  swrMs: number;
+  sieMs: number;
+  noStore: boolean;
+  size: number;
+}
+
+interface FetchContext {
+  load: Loader<unknown>;
+  policy: CachePolicy;
+}
+
+export interface ResponseCacheOptions {
+  /** Upper bound of the cache's memory, in bytes (JSON size of the values). Default 64 MiB. */
+  maxBytes: number;
+  /** Clock in ms; replaceable in tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+  stale: number;
+}
+
+export class ResponseCache {
+  private readonly lru: LRUCache<string, Entry, FetchContext>;
+  private readonly now: () => number;
+  private readonly counters = { hits: 0, misses: 0, stale: 0 };
+
+  constructor(options: ResponseCacheOptions) {
+    this.now = options.now ?? Date.now;
+    this.lru = new LRUCache<string, Entry, FetchContext>({
+      maxSize: options.maxBytes,
+      sizeCalculation: (entry) => Math.max(1, entry.size),
+      // lru-cache's own TTL marks the entry stale; we keep stale entries for SWR / stale-if-error
+      // and decide per call, from the entry's windows, whether a stale value may be used.
+      ttl: 1,
+      allowStale: false,
+      noDeleteOnFetchRejection: true,
+      fetchMethod: async (_key, stale, { options, context }) => {
+        const previous = stale ? { value: stale.value, etag: stale.etag } : undefined;
+        const result = await context.load(previous);
+        const policy = context.policy;
+        const maxAge = result.maxAgeSeconds;
+        const ttlSeconds = maxAge === undefined ? policy.ttlSeconds : Math.min(maxAge, policy.ttlSeconds);
+        // lru-cache reads ttl 0 as "never expires": a zero TTL must become 1 ms, never 0.
+        const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
+        options.ttl = ttlMs;
+        const base = {
+          freshUntil: this.now() + ttlMs,
+          swrMs: (policy.staleWhileRevalidateSeconds ?? 0) * 1000,
+          sieMs: (policy.staleIfErrorSeconds ?? 0) * 1000,
+        };
+        if (result.kind === 'not-modified') {
+          if (!stale) throw new Error('loader answered not-modified without a stale entry');
+          return { ...stale, ...base };
+        }
+        return {
+          ...base,
+          value: result.value,
+          etag: result.etag,
+          noStore: result.noStore === true || ttlSeconds <= 0,
+          size: approximateSize(result.value),
+        };
+      },
+    });
+  }
+
+  /**
+   * The cached value for `key`, or what `load` returns (one call however many callers miss at once).
+   * A stale value is served at once inside the SWR window (with a background refresh), or when the
+   * refresh fails inside the stale-if-error window; `ctx.onCache` learns which happened.
+   */
+  async getOrLoad<T>(
+    key: string,
+    provider: string,
+    policy: CachePolicy,
+    load: Loader<T>,
+    ctx: CallContext,
+  ): Promise<{ value: T; outcome: CacheOutcome }> {
+    if (policy.ttlSeconds <= 0) {
+      const loaded = await load(undefined);
+      if (loaded.kind !== 'value') throw new Error('not-modified without a cached entry');
+      this.count('miss', provider, ctx);
+      return { value: loaded.value, outcome: 'miss' };
+    }
+    const now = this.now();
+    const existing = this.lru.peek(key, { allowStale: true });
+    let allowStale = false;
+    let allowStaleOnFetchRejection = false;
+    if (existing && now >= existing.freshUntil) {
+      const age = now - existing.freshUntil;
+      allowStale = age < existing.swrMs;
+      allowStaleOnFetchRejection = age < Math.max(existing.sieMs, existing.swrMs);
+      if (!allowStale && !allowStaleOnFetchRejection && existing.etag === undefined) this.lru.delete(key);
+    }
+    const status: LRUCache.Status<string, Entry, FetchContext> = {};
+    const pending = this.lru.fetch(key, {
+      context: { load: load as Loader<unknown>, policy },
+      allowStale,
+      allowStaleOnFetchRejection,
+      status,
+    });
+    const entry = await raceAbort(pending, ctx.signal);
+    if (entry === undefined) throw new Error(`cache fetch for ${provider} returned nothing`);
+    if (entry.noStore) this.lru.delete(key);
+    const outcome: CacheOutcome = status.returnedStale ? 'stale' : status.fetch === 'hit' ? 'hit' : 'miss';
+    this.count(outcome, provider, ctx);
+    return { value: entry.value as T, outcome };
+  }
+
+  /** Drops one entry (mutations and webhooks call this). */
+  invalidate(key: string): boolean {
+    return this.lru.delete(key);
+  }
+
+  /** Drops every entry whose key starts with `prefix`. O(entries): for rare events, not hot paths. */
+  invalidatePrefix(prefix: string): number {
+    let removed = 0;
+    for (const key of [...this.lru.keys()]) {
+      if (key.startsWith(prefix) && this.lru.delete(key)) removed += 1;
+    }
+    return removed;
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+
+  stats(): CacheStats {
+    return { entries: this.lru.size, bytes: this.lru.calculatedSize, ...this.counters };
+  }
+
+  private count(outcome: CacheOutcome, provider: string, ctx: CallContext): void {
+    if (outcome === 'hit') this.counters.hits += 1;
+    else if (outcome === 'stale') this.counters.stale += 1;
+    else this.counters.misses += 1;
+    ctx.onCache?.(provider, outcome);
+  }
+}
+
+/** Cache key: provider, credential fingerprint, resource and id, so credentials never share an entry. */
+export function cacheKey(provider: string, credentialId: string, resource: string, id: string): string {
+  return `${provider}|${credentialId}|${resource}|${id}`;
+}
+
+/** Parses the parts of Cache-Control a shared cache must honour. */
+export function parseCacheControl(value: string | string[] | undefined): {
+  maxAgeSeconds: number | undefined;
+  noStore: boolean;
+} {
+  const raw = Array.isArray(value) ? value.join(',') : (value ?? '');
+  let maxAgeSeconds: number | undefined;
+  let noStore = false;
+  for (const part of raw.split(',')) {
+    const [name, arg] = part.trim().toLowerCase().split('=');
+    if (name === 'no-store') noStore = true;
+    else if (name === 'no-cache') maxAgeSeconds = 0;
+    else if (name === 'max-age' && arg !== undefined && /^\d+$/.test(arg)) {
+      maxAgeSeconds = maxAgeSeconds === 0 ? 0 : Number(arg);
+    }
+  }
+  return { maxAgeSeconds, noStore };
+}
+
+function approximateSize(value: unknown): number {
+  // JSON length is a fair proxy for retained bytes and is what bounds the cache.
+  return value === null || value === undefined ? 16 : JSON.stringify(value).length * 2 + 64;
+}

@@ -1,0 +1,31 @@
+// What one GraphQL operation hands down to every upstream call it causes: cancellation, the
+// remaining deadline, the request id to forward, and hooks for the per-operation upstream report.
+
+export interface UpstreamCallInfo {
+  provider: string;
+  /** Route template, e.g. `GET /users/:id`: bounded, never contains ids. */
+  route: string;
+  status: number | undefined;
+  attempt: number;
+  durationMs: number;
+  startedAtMs: number;
+  outcome: 'success' | 'error' | 'cancelled';
+  errorCode?: string | undefined;
+  upstreamRequestId?: string | undefined;
+}
+
+export interface CallContext {
+  /** Aborted when the client's request goes away. */
+  signal?: AbortSignal | undefined;
+  /** Epoch ms after which the operation no longer wants answers; attempts and backoffs stop then. */
+  deadline?: number | undefined;
+  /** Junction's request id, forwarded to providers as `x-request-id`. */
+  requestId?: string | undefined;
+  /** Called once per upstream attempt (success or failure). */
+  onCall?: ((info: UpstreamCallInfo) => void) | undefined;
+  /** Called when the cache answers: `fresh`, `stale` (served past its TTL) or `miss`. */
+  onCache?: ((provider: string, outcome: 'hit' | 'stale' | 'miss') => void) | undefined;
+}
+
+/** A context with nothing set: for background work (cache revalidation, webhooks). */
+export const backgroundContext: CallContext = Object.freeze({});

@@ -1,0 +1,407 @@
+// Provider-agnostic REST client on an undici Pool. Providers extend it and expose domain verbs;
+// the HTTP verbs stay protected. Every upstream failure becomes a typed UpstreamError in exactly
+// two methods here (errorFromResponse for answers, errorFromException for transport failures).
+import type { Dispatcher } from 'undici';
+import { errors as undiciErrors } from 'undici';
+import type { ZodType } from 'zod';
+import type { AuthStrategy } from './auth.js';
+import type { CallContext, UpstreamCallInfo } from './callContext.js';
+import {
+  isUpstreamError,
+  RequestCancelledError,
+  UpstreamBadResponseError,
+  type UpstreamError,
+  UpstreamNotFoundError,
+  UpstreamRateLimitedError,
+  UpstreamRejectedError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from './errors.js';
+import type { PoolRegistry } from './pools.js';
+import { parseRetryAfter } from './retryAfter.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RequestSpec<T> {
+  method: HttpMethod;
+  /** Path under the base URL, ids already filled in, e.g. `/users/usr_0001`. */
+  path: string;
+  /** Route template for logs and metrics, e.g. `GET /users/:id`. Never contains ids. */
+  route: string;
+  query?: Record<string, string | number | boolean | undefined> | URLSearchParams | undefined;
+  headers?: Record<string, string> | undefined;
+  /** JSON body (sets content-type). */
+  json?: unknown;
+  /** Form body (sets content-type application/x-www-form-urlencoded). */
+  form?: URLSearchParams | undefined;
+  /**
+   * Idempotency key for a non-idempotent call. Sent in the provider's header (`idempotencyHeader`)
+   * and reused unchanged on every retry, which is what makes retrying a POST safe.
+   */
+  idempotencyKey?: string | undefined;
+  /** Shape the 2xx body must have; anything else is UPSTREAM_BAD_RESPONSE. */
+  schema: ZodType<T>;
+  /** Treat an empty 2xx body as `undefined` instead of parsing JSON (e.g. SendGrid's 202). */
+  allowEmptyBody?: boolean | undefined;
+  /** Sent as If-None-Match; a 304 then resolves with `notModified: true`. */
+  etag?: string | undefined;
+}
+
+export interface UpstreamResponse<T> {
+  status: number;
+  data: T;
+  headers: Record<string, string | string[] | undefined>;
+  /** True when the provider answered 304 to `etag`: `data` is undefined, reuse what you had. */
+  notModified: boolean;
+  upstreamRequestId: string | undefined;
+}
+
+/** Raw answer of one attempt, before it is judged. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  upstreamRequestId: string | undefined;
+}
+
+/**
+ * How one request is carried out across attempts. The default sends once; the resilience pipeline
+ * (retries, breaker, rate limit, concurrency) is installed here by `createProviderRuntime`.
+ */
+export interface RequestExecutor {
+  execute<R>(
+    request: { provider: string; route: string; method: HttpMethod; idempotent: boolean },
+    ctx: CallContext,
+    attempt: (signal: AbortSignal, attemptNumber: number) => Promise<R>,
+  ): Promise<R>;
+}
+
+export const sendOnce: RequestExecutor = {
+  execute: (_request, ctx, attempt) => attempt(ctx.signal ?? new AbortController().signal, 1),
+};
+
+export interface RestClientOptions {
+  /** Provider name used in errors, logs and metrics (`users`, `stripe`...). */
+  provider: string;
+  /** Base URL, e.g. `https://api.stripe.com`; paths are appended to it. */
+  baseUrl: string;
+  auth: AuthStrategy;
+  pools: PoolRegistry;
+  /** Limit for one attempt, in ms. Default 5000 ms. Trap: retries multiply it; the deadline caps the total. */
+  attemptTimeoutMs?: number;
+  /** Largest response body accepted, in bytes. Default 5 MiB; larger is UPSTREAM_BAD_RESPONSE. */
+  maxResponseBytes?: number;
+  /** Header names, in order, where the provider puts its request id. Default request-id, x-request-id. */
+  requestIdHeaders?: string[];
+  /** Header carrying `RequestSpec.idempotencyKey`. Default `idempotency-key`. */
+  idempotencyHeader?: string;
+  /** Headers sent on every request (e.g. `Stripe-Version`). */
+  defaultHeaders?: Record<string, string>;
+  executor?: RequestExecutor;
+  /** Called after each attempt, for logs and metrics. */
+  onAttempt?: (info: UpstreamCallInfo, error: UpstreamError | undefined) => void;
+}
+
+const IDEMPOTENT_METHODS = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
+
+export class RestClient {
+  readonly provider: string;
+  protected readonly baseUrl: URL;
+  protected readonly auth: AuthStrategy;
+  private readonly pool: Dispatcher;
+  private readonly attemptTimeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly requestIdHeaders: string[];
+  private readonly idempotencyHeader: string;
+  private readonly defaultHeaders: Record<string, string>;
+  private readonly onAttempt: RestClientOptions['onAttempt'];
+  protected executor: RequestExecutor;
+
+  constructor(options: RestClientOptions) {
+    this.provider = options.provider;
+    this.baseUrl = new URL(options.baseUrl);
+    this.auth = options.auth;
+    this.pool = options.pools.get(this.baseUrl);
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000; // 5s
+    this.maxResponseBytes = options.maxResponseBytes ?? 5 * 1024 * 1024; // 5 MiB
+    this.requestIdHeaders = options.requestIdHeaders ?? ['request-id', 'x-request-id'];
+    this.idempotencyHeader = options.idempotencyHeader ?? 'idempotency-key';
+    this.defaultHeaders = options.defaultHeaders ?? {};
+    this.executor = options.executor ?? sendOnce;
+    this.onAttempt = options.onAttempt;
+  }
+
+  /** Credential fingerprint: part of every cache key, so credentials never share entries. */
+  get credentialId(): string {
+    return this.auth.credentialId;
+  }
+
+  /** Sends `spec` through the executor (policies) and returns the validated body. */
+  protected async request<T>(spec: RequestSpec<T>, ctx: CallContext): Promise<T> {
+    return (await this.send(spec, ctx)).data;
+  }
+
+  /** Like `request`, but with status, headers and the 304 flag. */
+  protected async send<T>(spec: RequestSpec<T>, ctx: CallContext): Promise<UpstreamResponse<T>> {
+    const idempotent = IDEMPOTENT_METHODS.has(spec.method) || spec.idempotencyKey !== undefined;
+    return this.executor.execute(
+      { provider: this.provider, route: spec.route, method: spec.method, idempotent },
+      ctx,
+      (signal, attemptNumber) => this.attemptWithAuth(spec, ctx, signal, attemptNumber),
+    );
+  }
+
+  /** Hook: change a request just before it is sent (headers are already authorized). */
+  protected willSendRequest(_spec: RequestSpec<unknown>, _headers: Record<string, string>): void {}
+
+  /**
+   * Turns a non-2xx answer into a typed error. Providers override it to read their error bodies
+   * (Stripe's `{error:{type,code}}`, Twilio's `{code,message}`) and call `super` for the rest.
+   */
+  protected errorFromResponse(res: RawResponse, _spec: RequestSpec<unknown>): UpstreamError {
+    const details = {
+      provider: this.provider,
+      status: res.status,
+      upstreamRequestId: res.upstreamRequestId,
+      retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
+    };
+    const where = `${this.provider} answered ${res.status}`;
+    if (res.status === 404) return new UpstreamNotFoundError(`${where}: not found`, details);
+    if (res.status === 408) return new UpstreamTimeoutError(`${where}: request timeout`, details);
+    if (res.status === 429) return new UpstreamRateLimitedError(`${where}: rate limited`, details);
+    if (res.status === 409) return new UpstreamRejectedError(`${where}: conflict`, { ...details, retryable: true });
+    if (res.status >= 500) return new UpstreamUnavailableError(`${where}: server error`, details);
+    return new UpstreamRejectedError(`${where}: request rejected`, { ...details, retryable: false });
+  }
+
+  /** Turns a transport failure (refused, reset, timeout, cancelled) into a typed error. */
+  protected errorFromException(error: unknown, timedOut: boolean, cancelled: boolean): Error {
+    if (isUpstreamError(error)) return error;
+    if (cancelled) return new RequestCancelledError(error);
+    const provider = this.provider;
+    if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      return new UpstreamTimeoutError(`${provider} did not answer in time`, { provider, cause: error });
+    }
+    if (error instanceof undiciErrors.ConnectTimeoutError) {
+      return new UpstreamTimeoutError(`${provider}: connect timeout`, { provider, cause: error, notSent: true });
+    }
+    const code = (error as { code?: unknown }).code;
+    const neverSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH';
+    return new UpstreamUnavailableError(`${provider} is unreachable (${typeof code === 'string' ? code : 'network error'})`, {
+      provider,
+      cause: error,
+      notSent: neverSent,
+    });
+  }
+
+  private async attemptWithAuth<T>(
+    spec: RequestSpec<T>,
+    ctx: CallContext,
+    signal: AbortSignal,
+    attemptNumber: number,
+  ): Promise<UpstreamResponse<T>> {
+    const first = await this.attempt(spec, ctx, signal, attemptNumber);
+    if (first.kind === 'ok') return first.response;
+    // A 401 may mean our token expired early: refresh once and retry once with the fresh one.
+    if (first.raw.status === 401 && (await this.auth.refreshAfterUnauthorized(first.credential, signal))) {
+      const second = await this.attempt(spec, ctx, signal, attemptNumber);
+      if (second.kind === 'ok') return second.response;
+      throw this.errorFromResponse(second.raw, spec as RequestSpec<unknown>);
+    }
+    throw this.errorFromResponse(first.raw, spec as RequestSpec<unknown>);
+  }
+
+  private async attempt<T>(
+    spec: RequestSpec<T>,
+    ctx: CallContext,
+    signal: AbortSignal,
+    attemptNumber: number,
+  ): Promise<{ kind: 'ok'; response: UpstreamResponse<T> } | { kind: 'failed'; raw: RawResponse; credential: string | undefined }> {
+    const startedAtMs = Date.now();
+    const info: UpstreamCallInfo = {
+      provider: this.provider,
+      route: spec.route,
+      status: undefined,
+      attempt: attemptNumber,
+      durationMs: 0,
+      startedAtMs,
+      outcome: 'success',
+    };
+    const report = (error: UpstreamError | undefined, cancelled = false) => {
+      info.durationMs = Date.now() - startedAtMs;
+      info.outcome = cancelled ? 'cancelled' : error ? 'error' : 'success';
+      info.errorCode = error?.code;
+      ctx.onCall?.(info);
+      this.onAttempt?.(info, error);
+    };
+
+    const remainingMs = ctx.deadline === undefined ? Infinity : ctx.deadline - startedAtMs;
+    if (remainingMs <= 0) {
+      const error = new UpstreamTimeoutError(`${this.provider}: the operation's deadline passed before the call`, {
+        provider: this.provider,
+        notSent: true,
+      });
+      report(error);
+      throw error;
+    }
+    const timeoutMs = Math.min(this.attemptTimeoutMs, remainingMs);
+    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    const combined = AbortSignal.any([signal, timeout]);
+
+    const headers: Record<string, string> = { accept: 'application/json', ...this.defaultHeaders, ...spec.headers };
+    let body: string | undefined;
+    if (spec.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(spec.json);
+    } else if (spec.form !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = spec.form.toString();
+    }
+    if (spec.idempotencyKey !== undefined) headers[this.idempotencyHeader] = spec.idempotencyKey;
+    if (spec.etag !== undefined) headers['if-none-match'] = spec.etag;
+    if (ctx.requestId !== undefined) headers['x-request-id'] = ctx.requestId;
+
+    let raw: RawResponse;
+    let credential: string | undefined;
+    try {
+      credential = await this.auth.authorize(headers, combined);
+      this.willSendRequest(spec as RequestSpec<unknown>, headers);
+      const res = await this.pool.request({
+        origin: this.baseUrl.origin,
+        path: this.pathWithQuery(spec),
+        method: spec.method,
+        headers,
+        body,
+        signal: combined,
+      });
+      info.status = res.statusCode;
+      const upstreamRequestId = this.upstreamRequestIdFrom(res.headers);
+      info.upstreamRequestId = upstreamRequestId;
+      let text: string;
+      try {
+        text = await this.readBody(res, combined);
+      } catch (cause) {
+        if (signal.aborted || timeout.aborted || isUpstreamError(cause)) throw cause;
+        // The answer started but broke off (truncated body, reset mid-body): we cannot trust it.
+        throw new UpstreamBadResponseError(`${this.provider} sent an incomplete response body`, {
+          provider: this.provider,
+          status: res.statusCode,
+          upstreamRequestId,
+          retryable: true,
+          cause,
+        });
+      }
+      raw = { status: res.statusCode, headers: res.headers, body: text, upstreamRequestId };
+    } catch (error) {
+      const mapped = this.errorFromException(error, timeout.aborted && !signal.aborted, signal.aborted);
+      report(isUpstreamError(mapped) ? mapped : undefined, !isUpstreamError(mapped));
+      throw mapped;
+    }
+
+    if (raw.status === 304 && spec.etag !== undefined) {
+      report(undefined);
+      return {
+        kind: 'ok',
+        response: { status: 304, data: undefined as T, headers: raw.headers, notModified: true, upstreamRequestId: raw.upstreamRequestId },
+      };
+    }
+    if (raw.status < 200 || raw.status >= 300) {
+      const error = this.errorFromResponse(raw, spec as RequestSpec<unknown>);
+      report(error);
+      // A 401 goes back to attemptWithAuth, which may refresh the credential and try once more.
+      if (raw.status === 401) return { kind: 'failed', raw, credential };
+      throw error;
+    }
+    try {
+      const data = this.parseBody(raw, spec);
+      report(undefined);
+      return {
+        kind: 'ok',
+        response: { status: raw.status, data, headers: raw.headers, notModified: false, upstreamRequestId: raw.upstreamRequestId },
+      };
+    } catch (error) {
+      const mapped = isUpstreamError(error)
+        ? error
+        : new UpstreamBadResponseError(`${this.provider} answered an unexpected shape`, {
+            provider: this.provider,
+            status: raw.status,
+            upstreamRequestId: raw.upstreamRequestId,
+            cause: error,
+          });
+      report(mapped);
+      throw mapped;
+    }
+  }
+
+  /** Hook: parse and validate a 2xx body. The default parses JSON and checks `spec.schema`. */
+  protected parseBody<T>(raw: RawResponse, spec: RequestSpec<T>): T {
+    if (raw.body.length === 0 && spec.allowEmptyBody) return spec.schema.parse(undefined);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.body);
+    } catch (cause) {
+      throw new UpstreamBadResponseError(`${this.provider} answered a body that is not JSON`, {
+        provider: this.provider,
+        status: raw.status,
+        upstreamRequestId: raw.upstreamRequestId,
+        cause,
+      });
+    }
+    const result = spec.schema.safeParse(parsed);
+    if (!result.success) {
+      const first = result.error.issues[0];
+      const where = first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'unknown';
+      throw new UpstreamBadResponseError(`${this.provider} answered an unexpected shape at ${where}`, {
+        provider: this.provider,
+        status: raw.status,
+        upstreamRequestId: raw.upstreamRequestId,
+        cause: result.error,
+      });
+    }
+    return result.data;
+  }
+
+  private pathWithQuery(spec: RequestSpec<unknown>): string {
+    const base = this.baseUrl.pathname.replace(/\/$/, '');
+    let query = '';
+    if (spec.query instanceof URLSearchParams) {
+      query = spec.query.toString();
+    } else if (spec.query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(spec.query)) if (v !== undefined) params.set(k, String(v));
+      query = params.toString();
+    }
+    return `${base}${spec.path}${query ? `?${query}` : ''}`;
+  }
+
+  private upstreamRequestIdFrom(headers: Record<string, string | string[] | undefined>): string | undefined {
+    for (const name of this.requestIdHeaders) {
+      const value = headers[name];
+      if (typeof value === 'string' && value.length > 0) return value.slice(0, 128);
+    }
+    return undefined;
+  }
+
+  private async readBody(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      if (signal.aborted) throw signal.reason;
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > this.maxResponseBytes) {
+        res.body.destroy();
+        throw new UpstreamBadResponseError(`${this.provider} answered more than ${this.maxResponseBytes} bytes`, {
+          provider: this.provider,
+          status: res.statusCode,
+        });
+      }
+      chunks.push(buf);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+}
+
+export function isIdempotent(method: HttpMethod, idempotencyKey: string | undefined): boolean {
+  return IDEMPOTENT_METHODS.has(method) || idempotencyKey !== undefined;
+}
