@@ -7,7 +7,13 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config, UsersRemote } from './config.js';
@@ -63,7 +69,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const cache = new ResponseCache({ maxBytes: config.cache.maxBytes });
   const health = new ProviderHealth();
   health.register(USERS_PROVIDER, endpoints.users.mode);
-  const onAttempt = (info: Parameters<ProviderHealth['recordAttempt']>[0], error: Parameters<ProviderHealth['recordAttempt']>[1]) => {
+  const onAttempt = (
+    info: Parameters<ProviderHealth['recordAttempt']>[0],
+    error: Parameters<ProviderHealth['recordAttempt']>[1],
+  ) => {
     health.recordAttempt(info, error);
     if (error && info.outcome === 'error') {
       logger.warn(
@@ -139,7 +148,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
             async didEncounterErrors({ errors, contextValue }) {
               for (const error of errors) {
                 if (isUnexpectedError(error)) {
-                  contextValue.logger.error({ err: error.originalError ?? error, requestId: contextValue.requestId }, 'unexpected error');
+                  contextValue.logger.error(
+                    { err: error.originalError ?? error, requestId: contextValue.requestId },
+                    'unexpected error',
+                  );
                 }
               }
             },
@@ -180,7 +192,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       });
     } catch (error) {
       if (error instanceof InvalidTokenError) {
-        throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+        throw new GraphQLError(error.message, {
+          originalError: error,
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+        });
       }
       throw error;
     }

@@ -108,7 +108,9 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     const result = schema.safeParse(raw);
     if (result.success) return result.data;
     // Secret values are never echoed back.
-    problems.push(`${name}: expected ${expected}${SECRET_VARIABLES.has(name) ? '' : `, got ${JSON.stringify(raw)}`}`);
+    problems.push(
+      `${name}: expected ${expected}${SECRET_VARIABLES.has(name) ? '' : `, got ${JSON.stringify(raw)}`}`,
+    );
     return fallback;
   };
   const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -135,7 +137,8 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
   const jwksUrl = parse('JWT_JWKS_URL', url, undefined, 'an http(s) URL');
   const issuer = parse('JWT_ISSUER', z.string().min(1), undefined, 'a string');
   const audience = parse('JWT_AUDIENCE', z.string().min(1), undefined, 'a string');
-  if (jwtSecret !== undefined && jwksUrl !== undefined) problems.push('JWT_SECRET, JWT_JWKS_URL: set one, not both');
+  if (jwtSecret !== undefined && jwksUrl !== undefined)
+    problems.push('JWT_SECRET, JWT_JWKS_URL: set one, not both');
   const noJwtConfig = jwtSecret === undefined && jwksUrl === undefined && env.JWT_SECRET === undefined;
   if (isProduction && noJwtConfig) problems.push('JWT_SECRET or JWT_JWKS_URL: required in production');
   const isDemoSecret = !isProduction && noJwtConfig;
@@ -173,7 +176,12 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
       keepAliveTimeoutMs: parse('UPSTREAM_KEEPALIVE_MS', int(1, 600_000), 30_000, 'milliseconds 1..600000'),
       connectTimeoutMs: parse('UPSTREAM_CONNECT_TIMEOUT_MS', int(1, 60_000), 2_000, 'milliseconds 1..60000'),
       attemptTimeoutMs: parse('UPSTREAM_TIMEOUT_MS', int(1, 120_000), 5_000, 'milliseconds 1..120000'),
-      maxResponseBytes: parse('UPSTREAM_MAX_RESPONSE_BYTES', int(1024, 1 << 30), 5 * 1024 * 1024, 'bytes >= 1024'),
+      maxResponseBytes: parse(
+        'UPSTREAM_MAX_RESPONSE_BYTES',
+        int(1024, 1 << 30),
+        5 * 1024 * 1024,
+        'bytes >= 1024',
+      ),
     },
     cache: {
       maxBytes: parse('CACHE_MAX_BYTES', int(1024, 2 ** 40), 64 * 1024 * 1024, 'bytes >= 1024'),
@@ -218,7 +226,9 @@ function providerMode<R>(
   for (const name of names) {
     const value = get(name);
     if (value === undefined) {
-      problems.push(`${name}: required${isProduction ? ' in production' : ' when the provider is configured'}`);
+      problems.push(
+        `${name}: required${isProduction ? ' in production' : ' when the provider is configured'}`,
+      );
       continue;
     }
     if (urlVariables.includes(name) && !z.url({ protocol: /^https?$/ }).safeParse(value).success) {

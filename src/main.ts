@@ -19,7 +19,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const providers = await startProviders(config);
   for (const sim of providers.simulators) {
-    logger.info({ provider: sim.name, url: sim.url }, `${sim.name}: not configured, running its embedded simulator`);
+    logger.info(
+      { provider: sim.name, url: sim.url },
+      `${sim.name}: not configured, running its embedded simulator`,
+    );
   }
   const app = await buildApp({ config, endpoints: providers.endpoints, logger });
   await app.server.listen({ port: config.port, host: config.host });
@@ -56,11 +59,14 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // `on`, not `once`: tsx's own handler re-raises a signal that no other listener is left to handle.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Junction failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `Junction failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

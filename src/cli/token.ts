@@ -6,7 +6,13 @@ import { ConfigError, loadConfig } from '../config.js';
 
 export async function mintToken(
   secret: string,
-  claims: { sub: string; admin?: boolean; ttlSeconds?: number; issuer?: string | undefined; audience?: string | undefined },
+  claims: {
+    sub: string;
+    admin?: boolean;
+    ttlSeconds?: number;
+    issuer?: string | undefined;
+    audience?: string | undefined;
+  },
 ): Promise<string> {
   let jwt = new SignJWT({ roles: claims.admin ? ['admin'] : [] })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -32,7 +38,9 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   if (config.isProduction || !config.jwt.secret) {
-    console.error('npm run token mints HS256 tokens for demo and development only (not in production, not with JWKS)');
+    console.error(
+      'npm run token mints HS256 tokens for demo and development only (not in production, not with JWKS)',
+    );
     process.exit(2);
   }
   const ttlSeconds = Number(values.ttl);

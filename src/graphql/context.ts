@@ -1,5 +1,6 @@
 // Per-request context: the viewer from the JWT, fresh DataLoaders, the operation's cancellation
 // signal and deadline, and the process-wide services it may use.
+import { setMaxListeners } from 'node:events';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import { UpstreamReport } from '../observability/upstreamReport.js';
 import type { UsersClient } from '../providers/users/client.js';
@@ -51,6 +52,8 @@ export function createContextFactory(options: ContextFactoryOptions) {
     const viewer = await options.verifyViewer(facts.authorization);
     const deadline = Date.now() + options.operationTimeoutMs;
     const signal = AbortSignal.any([facts.clientSignal, AbortSignal.timeout(options.operationTimeoutMs)]);
+    // Every load of the operation listens on this one signal; dozens of listeners are expected.
+    setMaxListeners(0, signal);
     const report = new UpstreamReport();
     const upstream: CallContext = {
       signal,

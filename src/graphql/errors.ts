@@ -37,7 +37,11 @@ const DELIBERATE_CODES = new Set<string>([
 
 export const MASKED_MESSAGE = 'Internal server error';
 
-export function userError(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError {
+export function userError(
+  code: ErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extra } });
 }
 
@@ -70,8 +74,12 @@ export function upstreamExtensions(error: UpstreamError): Record<string, unknown
 
 /** True for errors nobody raised on purpose: these are masked in production and logged. */
 export function isUnexpectedError(error: unknown): boolean {
-  const original = unwrapResolverError(error);
-  if (isUpstreamError(original) || original instanceof InvalidCursorError || original instanceof InvalidTokenError)
+  const original = knownCause(error);
+  if (
+    isUpstreamError(original) ||
+    original instanceof InvalidCursorError ||
+    original instanceof InvalidTokenError
+  )
     return false;
   if (original instanceof GraphQLError) {
     const code = original.extensions?.code;
@@ -82,16 +90,35 @@ export function isUnexpectedError(error: unknown): boolean {
   return true;
 }
 
+/**
+ * The error that says what really happened: Apollo and graphql-js wrap errors (resolver errors,
+ * "Context creation failed"), so follow `originalError` down to one of ours when there is one.
+ */
+function knownCause(error: unknown): unknown {
+  let current: unknown = unwrapResolverError(error);
+  for (let depth = 0; depth < 5 && current instanceof GraphQLError && current.originalError; depth += 1) {
+    const next = current.originalError;
+    if (isUpstreamError(next) || next instanceof InvalidCursorError || next instanceof InvalidTokenError)
+      return next;
+    current = next;
+  }
+  return unwrapResolverError(error);
+}
+
 /** Apollo `formatError`: maps every error to the contract. */
 export function createFormatError(options: { maskUnexpected: boolean }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const original = knownCause(error);
     const base = { locations: formatted.locations, path: formatted.path };
     if (isUpstreamError(original)) {
       return { ...base, message: original.message, extensions: upstreamExtensions(original) };
     }
     if (original instanceof InvalidCursorError) {
-      return { ...base, message: original.message, extensions: { code: 'BAD_USER_INPUT', argument: 'after' } };
+      return {
+        ...base,
+        message: original.message,
+        extensions: { code: 'BAD_USER_INPUT', argument: 'after' },
+      };
     }
     if (original instanceof InvalidTokenError) {
       return { ...base, message: original.message, extensions: { code: 'UNAUTHENTICATED' } };

@@ -6,9 +6,12 @@ function toDate(value: unknown): Date {
     const date = new Date(value);
     if (!Number.isNaN(date.getTime()) && /^\d{4}-\d{2}-\d{2}T/.test(value)) return date;
   }
-  throw new GraphQLError(`DateTime: expected an ISO-8601 string such as 2026-11-24T03:09:14Z, got ${JSON.stringify(value)}`, {
-    extensions: { code: 'BAD_USER_INPUT' },
-  });
+  throw new GraphQLError(
+    `DateTime: expected an ISO-8601 string such as 2026-11-24T03:09:14Z, got ${JSON.stringify(value)}`,
+    {
+      extensions: { code: 'BAD_USER_INPUT' },
+    },
+  );
 }
 
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
@@ -16,7 +19,8 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   description: 'An ISO-8601 date-time in UTC, e.g. 2026-11-24T03:09:14.000Z.',
   serialize(value) {
     const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
-    if (!date || Number.isNaN(date.getTime())) throw new TypeError('DateTime cannot represent an invalid date');
+    if (!date || Number.isNaN(date.getTime()))
+      throw new TypeError('DateTime cannot represent an invalid date');
     return date.toISOString();
   },
   parseValue: toDate,

@@ -19,7 +19,10 @@ export function loadTypeDefs(dir: URL = SCHEMA_DIR): string {
 }
 
 export function buildSchema(): GraphQLSchema {
-  const resolvers: Resolvers[] = [{ DateTime: DateTimeScalar, Query: { _junction: () => true } }, usersResolvers];
+  const resolvers: Resolvers[] = [
+    { DateTime: DateTimeScalar, Query: { _junction: () => true } },
+    usersResolvers,
+  ];
   return buildSubgraphSchema({
     typeDefs: parse(loadTypeDefs()),
     resolvers: mergeResolvers(resolvers) as GraphQLResolverMap<unknown>,
@@ -32,8 +35,12 @@ function mergeResolvers(maps: Resolvers[]): Record<string, unknown> {
   for (const map of maps) {
     for (const [type, fields] of Object.entries(map)) {
       const existing = merged[type];
-      const isPlainMap = (v: unknown) => typeof v === 'object' && v !== null && !(v instanceof GraphQLScalarType);
-      merged[type] = isPlainMap(existing) && isPlainMap(fields) ? { ...(existing as object), ...(fields as object) } : fields;
+      const isPlainMap = (v: unknown) =>
+        typeof v === 'object' && v !== null && !(v instanceof GraphQLScalarType);
+      merged[type] =
+        isPlainMap(existing) && isPlainMap(fields)
+          ? { ...(existing as object), ...(fields as object) }
+          : fields;
     }
   }
   return merged;

@@ -1,5 +1,5 @@
 // Who is asking: verifies the client's bearer JWT (HS256 secret or a JWKS URL) with jose.
-import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
 import type { Config } from '../config.js';
 
 export interface Viewer {
@@ -45,8 +45,11 @@ export function createViewerVerifier(jwt: Config['jwt']): ViewerVerifier {
     } catch (error) {
       throw new InvalidTokenError(describeJoseError(error));
     }
-    if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('the token has no sub claim');
-    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      throw new InvalidTokenError('the token has no sub claim');
+    const roles = Array.isArray(payload.roles)
+      ? payload.roles.filter((r): r is string => typeof r === 'string')
+      : [];
     return { id: payload.sub, roles, isAdmin: roles.includes('admin') };
   };
 }
@@ -57,6 +60,7 @@ function describeJoseError(error: unknown): string {
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" is not accepted`;
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'the signing algorithm is not accepted';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no key in the JWKS matches the token';
-  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'the token is malformed';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid)
+    return 'the token is malformed';
   return 'the token could not be verified';
 }

@@ -1,5 +1,5 @@
 // pino logger with redaction: credentials never reach a log line, wherever they hide.
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 /** Paths censored in every log line. Wildcards cover nested objects one level down. */
 export const REDACT_PATHS = [

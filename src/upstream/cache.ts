@@ -2,8 +2,8 @@
 // call per key (lru-cache's `fetch`), stale-while-revalidate, stale-if-error, ETag revalidation,
 // upstream Cache-Control, and explicit invalidation. Keys always include the credential fingerprint.
 import { LRUCache } from 'lru-cache';
-import type { CallContext } from './callContext.js';
 import { raceAbort } from './abort.js';
+import type { CallContext } from './callContext.js';
 
 export interface CachePolicy {
   /** Seconds an entry is fresh. Upstream `max-age` can only shorten it. Trap: 0 disables caching. */

@@ -169,7 +169,8 @@ export class RestClient {
     if (res.status === 404) return new UpstreamNotFoundError(`${where}: not found`, details);
     if (res.status === 408) return new UpstreamTimeoutError(`${where}: request timeout`, details);
     if (res.status === 429) return new UpstreamRateLimitedError(`${where}: rate limited`, details);
-    if (res.status === 409) return new UpstreamRejectedError(`${where}: conflict`, { ...details, retryable: true });
+    if (res.status === 409)
+      return new UpstreamRejectedError(`${where}: conflict`, { ...details, retryable: true });
     if (res.status >= 500) return new UpstreamUnavailableError(`${where}: server error`, details);
     return new UpstreamRejectedError(`${where}: request rejected`, { ...details, retryable: false });
   }
@@ -179,19 +180,31 @@ export class RestClient {
     if (isUpstreamError(error)) return error;
     if (cancelled) return new RequestCancelledError(error);
     const provider = this.provider;
-    if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    if (
+      timedOut ||
+      error instanceof undiciErrors.HeadersTimeoutError ||
+      error instanceof undiciErrors.BodyTimeoutError
+    ) {
       return new UpstreamTimeoutError(`${provider} did not answer in time`, { provider, cause: error });
     }
     if (error instanceof undiciErrors.ConnectTimeoutError) {
-      return new UpstreamTimeoutError(`${provider}: connect timeout`, { provider, cause: error, notSent: true });
+      return new UpstreamTimeoutError(`${provider}: connect timeout`, {
+        provider,
+        cause: error,
+        notSent: true,
+      });
     }
     const code = (error as { code?: unknown }).code;
-    const neverSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH';
-    return new UpstreamUnavailableError(`${provider} is unreachable (${typeof code === 'string' ? code : 'network error'})`, {
-      provider,
-      cause: error,
-      notSent: neverSent,
-    });
+    const neverSent =
+      code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH';
+    return new UpstreamUnavailableError(
+      `${provider} is unreachable (${typeof code === 'string' ? code : 'network error'})`,
+      {
+        provider,
+        cause: error,
+        notSent: neverSent,
+      },
+    );
   }
 
   private async attemptWithAuth<T>(
@@ -216,7 +229,10 @@ export class RestClient {
     ctx: CallContext,
     signal: AbortSignal,
     attemptNumber: number,
-  ): Promise<{ kind: 'ok'; response: UpstreamResponse<T> } | { kind: 'failed'; raw: RawResponse; credential: string | undefined }> {
+  ): Promise<
+    | { kind: 'ok'; response: UpstreamResponse<T> }
+    | { kind: 'failed'; raw: RawResponse; credential: string | undefined }
+  > {
     const startedAtMs = Date.now();
     const info: UpstreamCallInfo = {
       provider: this.provider,
@@ -237,10 +253,13 @@ export class RestClient {
 
     const remainingMs = ctx.deadline === undefined ? Infinity : ctx.deadline - startedAtMs;
     if (remainingMs <= 0) {
-      const error = new UpstreamTimeoutError(`${this.provider}: the operation's deadline passed before the call`, {
-        provider: this.provider,
-        notSent: true,
-      });
+      const error = new UpstreamTimeoutError(
+        `${this.provider}: the operation's deadline passed before the call`,
+        {
+          provider: this.provider,
+          notSent: true,
+        },
+      );
       report(error);
       throw error;
     }
@@ -248,7 +267,11 @@ export class RestClient {
     const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
     const combined = AbortSignal.any([signal, timeout]);
 
-    const headers: Record<string, string> = { accept: 'application/json', ...this.defaultHeaders, ...spec.headers };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...this.defaultHeaders,
+      ...spec.headers,
+    };
     let body: string | undefined;
     if (spec.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -302,7 +325,13 @@ export class RestClient {
       report(undefined);
       return {
         kind: 'ok',
-        response: { status: 304, data: undefined as T, headers: raw.headers, notModified: true, upstreamRequestId: raw.upstreamRequestId },
+        response: {
+          status: 304,
+          data: undefined as T,
+          headers: raw.headers,
+          notModified: true,
+          upstreamRequestId: raw.upstreamRequestId,
+        },
       };
     }
     if (raw.status < 200 || raw.status >= 300) {
@@ -317,7 +346,13 @@ export class RestClient {
       report(undefined);
       return {
         kind: 'ok',
-        response: { status: raw.status, data, headers: raw.headers, notModified: false, upstreamRequestId: raw.upstreamRequestId },
+        response: {
+          status: raw.status,
+          data,
+          headers: raw.headers,
+          notModified: false,
+          upstreamRequestId: raw.upstreamRequestId,
+        },
       };
     } catch (error) {
       const mapped = isUpstreamError(error)
@@ -391,10 +426,13 @@ export class RestClient {
       size += buf.length;
       if (size > this.maxResponseBytes) {
         res.body.destroy();
-        throw new UpstreamBadResponseError(`${this.provider} answered more than ${this.maxResponseBytes} bytes`, {
-          provider: this.provider,
-          status: res.statusCode,
-        });
+        throw new UpstreamBadResponseError(
+          `${this.provider} answered more than ${this.maxResponseBytes} bytes`,
+          {
+            provider: this.provider,
+            status: res.statusCode,
+          },
+        );
       }
       chunks.push(buf);
     }

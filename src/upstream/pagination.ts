@@ -7,7 +7,9 @@ import type { Connection, Edge } from '../models/connection.js';
 export class InvalidCursorError extends Error {
   readonly code = 'BAD_USER_INPUT';
   constructor(readonly argument: string) {
-    super(`"${argument}" is not a cursor this API issued; pass a pageInfo.endCursor or edge cursor back unchanged`);
+    super(
+      `"${argument}" is not a cursor this API issued; pass a pageInfo.endCursor or edge cursor back unchanged`,
+    );
     this.name = 'InvalidCursorError';
   }
 }
@@ -22,9 +24,9 @@ interface PagePosition {
 const CURSOR_VERSION = 'v1';
 
 export function encodeCursor(namespace: string, position: PagePosition): string {
-  return Buffer.from(JSON.stringify([CURSOR_VERSION, namespace, position.upstream, position.offset])).toString(
-    'base64url',
-  );
+  return Buffer.from(
+    JSON.stringify([CURSOR_VERSION, namespace, position.upstream, position.offset]),
+  ).toString('base64url');
 }
 
 export function decodeCursor(namespace: string, cursor: string): PagePosition {
@@ -67,7 +69,9 @@ export interface PaginateOptions<T> {
 /** Fetches as few upstream pages as it takes to return `first` items after `after`. */
 export async function paginate<T>(options: PaginateOptions<T>): Promise<Connection<T>> {
   const { namespace, first, maxPageSize } = options;
-  let position: PagePosition = options.after ? decodeCursor(namespace, options.after) : { upstream: null, offset: 0 };
+  let position: PagePosition = options.after
+    ? decodeCursor(namespace, options.after)
+    : { upstream: null, offset: 0 };
   const edges: Edge<T>[] = [];
   let hasNextPage = false;
   // Bounded: each round either fills edges or moves to the next upstream page.

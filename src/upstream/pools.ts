@@ -49,12 +49,23 @@ export class PoolRegistry {
   }
 
   /** Per-origin counters (connected, free, pending, running, queued): for readiness and metrics. */
-  stats(): Record<string, { connected: number; free: number; pending: number; running: number; queued: number }> {
-    const out: Record<string, { connected: number; free: number; pending: number; running: number; queued: number }> =
-      {};
+  stats(): Record<
+    string,
+    { connected: number; free: number; pending: number; running: number; queued: number }
+  > {
+    const out: Record<
+      string,
+      { connected: number; free: number; pending: number; running: number; queued: number }
+    > = {};
     for (const [origin, pool] of this.pools) {
       const s = pool.stats;
-      out[origin] = { connected: s.connected, free: s.free, pending: s.pending, running: s.running, queued: s.queued };
+      out[origin] = {
+        connected: s.connected,
+        free: s.free,
+        pending: s.pending,
+        running: s.running,
+        queued: s.queued,
+      };
     }
     return out;
   }

@@ -4,7 +4,10 @@
  * Seconds to wait, or undefined when the header is absent or unparseable. A date in the past
  * gives 0. Fractions are kept (some providers send `0.5`).
  */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | string[] | undefined,
+  nowMs: number = Date.now(),
+): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   if (raw === undefined) return undefined;
   const trimmed = raw.trim();

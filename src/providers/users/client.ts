@@ -3,8 +3,14 @@
 // `GET /users?ids=` batches of at most `maxBatch`.
 import DataLoader from 'dataloader';
 import type { User } from '../../models/user.js';
+import {
+  type CachePolicy,
+  cacheKey,
+  type LoadResult,
+  parseCacheControl,
+  type ResponseCache,
+} from '../../upstream/cache.js';
 import type { CallContext } from '../../upstream/callContext.js';
-import { type CachePolicy, cacheKey, type LoadResult, parseCacheControl, type ResponseCache } from '../../upstream/cache.js';
 import { RestClient, type RestClientOptions } from '../../upstream/client.js';
 import { isUpstreamCode, UpstreamTimeoutError } from '../../upstream/errors.js';
 import type { UpstreamPage } from '../../upstream/pagination.js';
@@ -109,7 +115,11 @@ export class UsersClient extends RestClient {
     }
   }
 
-  private async loadUser(id: string, ctx: CallContext, etag: string | undefined): Promise<LoadResult<ExternalUser | null>> {
+  private async loadUser(
+    id: string,
+    ctx: CallContext,
+    etag: string | undefined,
+  ): Promise<LoadResult<ExternalUser | null>> {
     if (etag !== undefined) {
       // A stale entry with an ETag is revalidated on its own: a 304 costs no body.
       try {
@@ -132,7 +142,12 @@ export class UsersClient extends RestClient {
       }
     }
     const result = await this.batcher.load({ id, ctx });
-    return { kind: 'value', value: result.user, maxAgeSeconds: result.maxAgeSeconds, noStore: result.noStore };
+    return {
+      kind: 'value',
+      value: result.user,
+      maxAgeSeconds: result.maxAgeSeconds,
+      noStore: result.noStore,
+    };
   }
 
   private async fetchBatch(keys: readonly BatchKey[]): Promise<(BatchResult | Error)[]> {

@@ -7,5 +7,7 @@ import type { UsersClient } from './client.js';
 export type UserLoader = DataLoader<string, User | null>;
 
 export function createUserLoader(client: UsersClient, ctx: CallContext): UserLoader {
-  return new DataLoader<string, User | null>((ids) => client.getUsers(ids, ctx), { maxBatchSize: client.maxBatch });
+  return new DataLoader<string, User | null>((ids) => client.getUsers(ids, ctx), {
+    maxBatchSize: client.maxBatch,
+  });
 }
