@@ -76,6 +76,10 @@ export class ResponseCache {
   constructor(options: ResponseCacheOptions) {
     this.now = options.now ?? Date.now;
     this.lru = new LRUCache<string, Entry, FetchContext>({
+      // One clock for lru-cache's TTLs and our stale windows, so tests can move both together.
+      perf: { now: this.now },
+      // Read the clock on every check rather than lru-cache's 1 ms cached "now" (cheap, and exact).
+      ttlResolution: 0,
       maxSize: options.maxBytes,
       sizeCalculation: (entry) => Math.max(1, entry.size),
       // lru-cache's own TTL marks the entry stale; we keep stale entries for SWR / stale-if-error

@@ -64,7 +64,7 @@ describe('main', () => {
     await new Promise((r) => setTimeout(r, 150)); // the request is now waiting on the slow simulator
     p.child.kill('SIGTERM');
     const res = await inflight;
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.data.user.id).toBe('usr_0003');
     const [code] = await once(p.child, 'exit');
     expect(code).toBe(0);

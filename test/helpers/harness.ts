@@ -9,14 +9,10 @@ import {
   type UsersSimulatorOptions,
 } from '../../src/simulators/users/simulator.js';
 
-export interface GraphQLResponse<T = any> {
+export interface GraphQLResponse {
   status: number;
   headers: Headers;
-  body: {
-    data?: T;
-    errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
-    extensions?: Record<string, any>;
-  };
+  body: { data?: any; errors?: any[]; extensions?: any };
   text: string;
 }
 
@@ -29,7 +25,7 @@ export interface Harness {
   gql<T = any>(
     query: string,
     opts?: { variables?: Record<string, unknown>; token?: string | null; headers?: Record<string, string> },
-  ): Promise<GraphQLResponse<T>>;
+  ): Promise<GraphQLResponse>;
   close(): Promise<void>;
 }
 
@@ -71,18 +67,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const token = (sub: string, opts: { admin?: boolean } = {}) =>
     mintToken(secret, { sub, admin: opts.admin ?? false });
   let admin: string | undefined;
+  const adminToken = async () => {
+    admin ??= await token('usr_0001', { admin: true });
+    return admin;
+  };
   return {
     url,
     app,
     users,
     token,
-    adminToken: async () => {
-      admin ??= await token('usr_0001', { admin: true });
-      return admin;
-    },
+    adminToken,
     async gql(query, opts = {}) {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-      const bearer = opts.token === undefined ? await this.adminToken() : opts.token;
+      const bearer = opts.token === undefined ? await adminToken() : opts.token;
       if (bearer) headers.authorization = `Bearer ${bearer}`;
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',

@@ -116,7 +116,7 @@ describe('OAuth2 client credentials', () => {
     });
     const res = await h.gql('{ user(id: "usr_0003") { id } }');
     expect(res.body.data.user).toBeNull();
-    expect(res.body.errors[0].extensions).toMatchObject({
+    expect(res.body.errors![0].extensions).toMatchObject({
       code: 'UPSTREAM_REJECTED',
       provider: 'users',
       upstreamStatus: 401,
@@ -280,9 +280,9 @@ describe('HTTP surface', () => {
     h = await startHarness();
     await h.gql('{ user(id: "usr_0001") { id } }');
     const live = await fetch(`${h.url}/healthz`);
-    expect(await live.json()).toEqual({ status: 'ok' });
+    expect((await live.json()) as any).toEqual({ status: 'ok' });
     const ready = await fetch(`${h.url}/readyz`);
-    const body = await ready.json();
+    const body = (await ready.json()) as any;
     expect(ready.status).toBe(200);
     expect(body.providers.users).toMatchObject({
       circuit: 'closed',
