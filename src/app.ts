@@ -16,22 +16,23 @@ import Fastify, {
 } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import type { Config, UsersRemote } from './config.js';
+import type { Config } from './config.js';
 import { createContextFactory, type GraphQLContext, type Services } from './graphql/context.js';
 import { createFormatError, isUnexpectedError } from './graphql/errors.js';
 import { buildSchema } from './graphql/schema.js';
+import { attachSubscriptions } from './graphql/subscriptions.js';
 import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
 import { createLogger } from './observability/logger.js';
-import { USERS_PROVIDER, UsersClient } from './providers/users/client.js';
-import { OAuth2ClientCredentialsAuth } from './upstream/auth.js';
+import { createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
 import { PoolRegistry } from './upstream/pools.js';
+import { EventDeduper } from './webhooks/dedupe.js';
+import { PubSub } from './webhooks/pubsub.js';
+import { registerWebhookRoutes } from './webhooks/routes.js';
+import { sendgridPublicKey } from './webhooks/verifySendGrid.js';
 
-/** Where each provider actually is: from the environment, or a simulator main.ts started. */
-export interface ProviderEndpoints {
-  users: UsersRemote & { mode: 'simulator' | 'remote' };
-}
+export type { ProviderEndpoints };
 
 export interface AppOptions {
   config: Config;
@@ -47,6 +48,9 @@ export interface App {
   cache: ResponseCache;
   pools: PoolRegistry;
   logger: Logger;
+  pubsub: PubSub;
+  /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
+  setPublicBaseUrl(url: string): void;
   /** Stops accepting, drains requests in flight, then closes upstream pools. Idempotent. */
   close(): Promise<void>;
 }
@@ -68,52 +72,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   const cache = new ResponseCache({ maxBytes: config.cache.maxBytes });
   const health = new ProviderHealth();
-  health.register(USERS_PROVIDER, endpoints.users.mode);
-  const onAttempt = (
-    info: Parameters<ProviderHealth['recordAttempt']>[0],
-    error: Parameters<ProviderHealth['recordAttempt']>[1],
-  ) => {
-    health.recordAttempt(info, error);
-    if (error && info.outcome === 'error') {
-      logger.warn(
-        {
-          provider: info.provider,
-          route: info.route,
-          status: info.status,
-          attempt: info.attempt,
-          durationMs: info.durationMs,
-          code: error.code,
-          upstreamRequestId: info.upstreamRequestId,
-        },
-        'upstream call failed',
-      );
-    }
+  const services = createServices({ config, endpoints, pools, cache, health, logger });
+  const pubsub = new PubSub();
+  const deduper = new EventDeduper();
+  let publicBaseUrl = config.publicBaseUrl ?? endpoints.twilio.publicBaseUrl;
+  const setPublicBaseUrl = (url: string) => {
+    publicBaseUrl = url;
+    services.settings.smsStatusCallbackUrl = new URL('/webhooks/twilio', url).toString();
   };
-
-  const usersAuth = new OAuth2ClientCredentialsAuth({
-    provider: USERS_PROVIDER,
-    tokenUrl: endpoints.users.tokenUrl,
-    clientId: endpoints.users.clientId,
-    clientSecret: endpoints.users.clientSecret,
-    dispatcher: pools.get(endpoints.users.tokenUrl),
-  });
-  const services: Services = {
-    users: new UsersClient({
-      baseUrl: endpoints.users.apiUrl,
-      auth: usersAuth,
-      pools,
-      attemptTimeoutMs: config.upstream.attemptTimeoutMs,
-      maxResponseBytes: config.upstream.maxResponseBytes,
-      cache,
-      cachePolicy: {
-        ttlSeconds: config.usersProvider.cacheTtlSeconds,
-        staleWhileRevalidateSeconds: config.usersProvider.staleWhileRevalidateSeconds,
-        staleIfErrorSeconds: config.usersProvider.staleIfErrorSeconds,
-      },
-      maxBatch: config.usersProvider.maxBatch,
-      onAttempt,
-    }),
-  };
+  if (publicBaseUrl) setPublicBaseUrl(publicBaseUrl);
 
   const server: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -131,8 +98,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     void reply.header('x-request-id', request.id);
   });
 
+  const schema = buildSchema();
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: buildSchema(),
+    schema,
     csrfPrevention: true,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: !config.isProduction,
@@ -175,6 +143,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const verifyViewer = createViewerVerifier(config.jwt);
   const contextFactory = createContextFactory({
     services,
+    pubsub,
     verifyViewer,
     operationTimeoutMs: config.graphql.operationTimeoutMs,
   });
@@ -206,6 +175,28 @@ export async function buildApp(options: AppOptions): Promise<App> {
     handler: fastifyApolloHandler(apollo, { context }),
   });
 
+  await registerWebhookRoutes(server, {
+    services,
+    pubsub,
+    deduper,
+    secrets: {
+      stripeSecrets: endpoints.stripe.webhookSecrets,
+      twilioAuthToken: endpoints.twilio.authToken,
+      publicBaseUrl: () => publicBaseUrl,
+      sendgridPublicKey: endpoints.sendgrid.webhookPublicKey
+        ? sendgridPublicKey(endpoints.sendgrid.webhookPublicKey)
+        : undefined,
+    },
+  });
+  const subscriptions = attachSubscriptions({
+    server: server.server,
+    schema,
+    path: '/graphql',
+    createContext: contextFactory,
+    logger,
+    isProduction: config.isProduction,
+  });
+
   let draining = false;
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/readyz', async (_request, reply) => {
@@ -218,11 +209,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const close = () => {
     closing ??= (async () => {
       draining = true;
+      await subscriptions.close();
       await server.close(); // stops accepting, waits for requests in flight, stops Apollo
-      await pools.close();
+      // No client request is left waiting: what is still in flight upstream (a shared batch whose
+      // waiters gave up, a background refresh) has nobody to answer, so cut it rather than wait.
+      await pools.destroy();
     })();
     return closing;
   };
 
-  return { server, services, health, cache, pools, logger, close };
+  return { server, services, health, cache, pools, logger, pubsub, setPublicBaseUrl, close };
 }

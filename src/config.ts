@@ -15,6 +15,30 @@ export interface UsersRemote {
   clientSecret: string;
 }
 
+export interface StripeRemote {
+  apiBase: string;
+  secretKey: string;
+  /** Webhook signing secrets (`whsec_...`); several while rotating. Empty: webhooks refused. */
+  webhookSecrets: string[];
+}
+
+export interface TwilioRemote {
+  apiBase: string;
+  accountSid: string;
+  authToken: string;
+  fromNumber: string;
+  /** The public URL Twilio calls back, and so the URL its signatures cover. */
+  publicBaseUrl: string;
+}
+
+export interface SendGridRemote {
+  apiBase: string;
+  apiKey: string;
+  fromEmail: string;
+  /** Base64 (DER SPKI) ECDSA P-256 public key from SendGrid's event webhook settings. */
+  webhookPublicKey: string | undefined;
+}
+
 export interface Config {
   nodeEnv: NodeEnv;
   isProduction: boolean;
@@ -31,6 +55,11 @@ export interface Config {
     isDemoSecret: boolean;
   };
   users: ProviderMode<UsersRemote>;
+  stripe: ProviderMode<StripeRemote>;
+  twilio: ProviderMode<TwilioRemote>;
+  sendgrid: ProviderMode<SendGridRemote>;
+  /** Public base URL of this Junction (Twilio status callbacks); demo: the local listen URL. */
+  publicBaseUrl: string | undefined;
   upstream: {
     /** Sockets per upstream origin. Default 32. */
     connections: number;
@@ -46,6 +75,37 @@ export interface Config {
   cache: {
     /** Shared cache budget in bytes. Default 64 MiB. */
     maxBytes: number;
+  };
+  /** The resilience pipeline, the same shape for every provider (rates differ per provider). */
+  policies: {
+    retry: {
+      /** Attempts in all, the first included. Default 3. */
+      maxAttempts: number;
+      /** Jitter ceiling of the first retry in ms, doubling per retry. Default 100 ms. */
+      baseDelayMs: number;
+      /** Cap of the jitter ceiling in ms. Default 2000 ms. */
+      maxDelayMs: number;
+      /** Longest provider Retry-After honoured, in ms; longer ones end the retries. Default 5000 ms. */
+      maxRetryAfterMs: number;
+    };
+    /** Retries may be at most this share of requests (over 10 s). Default 0.2. */
+    retryBudgetRatio: number;
+    breaker: {
+      /** Failure rate (0..1) over the window that opens the circuit. Default 0.5. */
+      failureRateThreshold: number;
+      /** Calls needed in the window before the rate counts. Default 20. */
+      minimumRequests: number;
+      /** Sampling window in ms. Default 10000 ms. */
+      samplingWindowMs: number;
+      /** Time open before one probe is let through, in ms. Default 5000 ms. */
+      halfOpenAfterMs: number;
+    };
+    /** Longest a request waits for a rate-limit token, in ms; then UPSTREAM_RATE_LIMITED. Default 1000 ms. */
+    rateLimitMaxWaitMs: number;
+    /** Requests per second per provider credential (token bucket, adapts to the provider's signals). */
+    ratePerSecond: { users: number; stripe: number; twilio: number; sendgrid: number };
+    /** Requests in flight per provider; clamped to UPSTREAM_CONNECTIONS. Default 32. */
+    concurrency: number;
   };
   usersProvider: {
     /** Ids per `GET /users?ids=` call. Default 100 (the service's own limit). */
@@ -81,7 +141,14 @@ export const DEMO_JWT_SECRET = 'junction-demo-secret-not-for-production-use-0123
 
 type Env = Record<string, string | undefined>;
 
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'USERS_CLIENT_SECRET']);
+const SECRET_VARIABLES = new Set([
+  'JWT_SECRET',
+  'USERS_CLIENT_SECRET',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'TWILIO_AUTH_TOKEN',
+  'SENDGRID_API_KEY',
+]);
 
 /**
  * Reads `env` (and the files named by `*_FILE` variants of secret variables) into a Config.
@@ -156,6 +223,68 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     },
     ['USERS_API_URL', 'USERS_TOKEN_URL'],
   );
+  const publicBaseUrl = parse('PUBLIC_BASE_URL', url, undefined, 'an http(s) URL');
+  const stripeBase = parse('STRIPE_API_BASE', url, 'https://api.stripe.com', 'an http(s) URL');
+  const stripeRequired = providerMode<{ secretKey: string }>(
+    env,
+    get,
+    problems,
+    isProduction,
+    { STRIPE_SECRET_KEY: 'secretKey' },
+    [],
+  );
+  // STRIPE_WEBHOOK_SECRET may hold several comma-separated secrets while one is being rotated.
+  const stripeWebhookSecrets = (get('STRIPE_WEBHOOK_SECRET') ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+  if (isProduction && stripeWebhookSecrets.length === 0)
+    problems.push('STRIPE_WEBHOOK_SECRET: required in production');
+  const stripe: ProviderMode<StripeRemote> =
+    stripeRequired.kind === 'remote'
+      ? {
+          kind: 'remote',
+          apiBase: stripeBase,
+          secretKey: stripeRequired.secretKey,
+          webhookSecrets: stripeWebhookSecrets,
+        }
+      : stripeRequired;
+
+  const twilioBase = parse('TWILIO_API_BASE', url, 'https://api.twilio.com', 'an http(s) URL');
+  const twilioRequired = providerMode<Omit<TwilioRemote, 'apiBase' | 'publicBaseUrl'>>(
+    env,
+    get,
+    problems,
+    isProduction,
+    { TWILIO_ACCOUNT_SID: 'accountSid', TWILIO_AUTH_TOKEN: 'authToken', TWILIO_FROM_NUMBER: 'fromNumber' },
+    [],
+  );
+  if (twilioRequired.kind === 'remote' && publicBaseUrl === undefined) {
+    problems.push(
+      'PUBLIC_BASE_URL: required when Twilio is configured (status callbacks and their signatures use it)',
+    );
+  }
+  const twilio: ProviderMode<TwilioRemote> =
+    twilioRequired.kind === 'remote'
+      ? { ...twilioRequired, apiBase: twilioBase, publicBaseUrl: publicBaseUrl ?? '' }
+      : twilioRequired;
+
+  const sendgridBase = parse('SENDGRID_API_BASE', url, 'https://api.sendgrid.com', 'an http(s) URL');
+  const sendgridRequired = providerMode<{ apiKey: string; fromEmail: string }>(
+    env,
+    get,
+    problems,
+    isProduction,
+    { SENDGRID_API_KEY: 'apiKey', SENDGRID_FROM_EMAIL: 'fromEmail' },
+    [],
+  );
+  const sendgridWebhookKey = get('SENDGRID_WEBHOOK_PUBLIC_KEY');
+  if (isProduction && sendgridWebhookKey === undefined)
+    problems.push('SENDGRID_WEBHOOK_PUBLIC_KEY: required in production');
+  const sendgrid: ProviderMode<SendGridRemote> =
+    sendgridRequired.kind === 'remote'
+      ? { ...sendgridRequired, apiBase: sendgridBase, webhookPublicKey: sendgridWebhookKey }
+      : sendgridRequired;
 
   const config: Config = {
     nodeEnv,
@@ -171,6 +300,10 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
       isDemoSecret,
     },
     users,
+    stripe,
+    twilio,
+    sendgrid,
+    publicBaseUrl,
     upstream: {
       connections: parse('UPSTREAM_CONNECTIONS', int(1, 1024), 32, 'an integer 1..1024'),
       keepAliveTimeoutMs: parse('UPSTREAM_KEEPALIVE_MS', int(1, 600_000), 30_000, 'milliseconds 1..600000'),
@@ -185,6 +318,50 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     },
     cache: {
       maxBytes: parse('CACHE_MAX_BYTES', int(1024, 2 ** 40), 64 * 1024 * 1024, 'bytes >= 1024'),
+    },
+    policies: {
+      retry: {
+        maxAttempts: parse('RETRY_MAX_ATTEMPTS', int(1, 10), 3, 'an integer 1..10'),
+        baseDelayMs: parse('RETRY_BASE_DELAY_MS', int(1, 60_000), 100, 'milliseconds 1..60000'),
+        maxDelayMs: parse('RETRY_MAX_DELAY_MS', int(1, 300_000), 2_000, 'milliseconds 1..300000'),
+        maxRetryAfterMs: parse('RETRY_MAX_RETRY_AFTER_MS', int(0, 300_000), 5_000, 'milliseconds 0..300000'),
+      },
+      retryBudgetRatio: parse('RETRY_BUDGET_RATIO', z.coerce.number().min(0).max(10), 0.2, 'a number 0..10'),
+      breaker: {
+        failureRateThreshold: parse(
+          'BREAKER_FAILURE_RATE',
+          z.coerce.number().gt(0).max(1),
+          0.5,
+          'a number in (0, 1]',
+        ),
+        minimumRequests: parse('BREAKER_MIN_REQUESTS', int(1, 100_000), 20, 'an integer >= 1'),
+        samplingWindowMs: parse(
+          'BREAKER_WINDOW_MS',
+          int(100, 3_600_000),
+          10_000,
+          'milliseconds 100..3600000',
+        ),
+        halfOpenAfterMs: parse(
+          'BREAKER_HALF_OPEN_AFTER_MS',
+          int(1, 3_600_000),
+          5_000,
+          'milliseconds 1..3600000',
+        ),
+      },
+      rateLimitMaxWaitMs: parse('RATE_LIMIT_MAX_WAIT_MS', int(0, 60_000), 1_000, 'milliseconds 0..60000'),
+      ratePerSecond: {
+        users: parse('USERS_RATE_LIMIT_PER_SECOND', z.coerce.number().positive(), 200, 'a positive number'),
+        // Stripe allows 100 read+write requests/s in live mode: stay under it.
+        stripe: parse('STRIPE_RATE_LIMIT_PER_SECOND', z.coerce.number().positive(), 90, 'a positive number'),
+        twilio: parse('TWILIO_RATE_LIMIT_PER_SECOND', z.coerce.number().positive(), 100, 'a positive number'),
+        sendgrid: parse(
+          'SENDGRID_RATE_LIMIT_PER_SECOND',
+          z.coerce.number().positive(),
+          100,
+          'a positive number',
+        ),
+      },
+      concurrency: parse('UPSTREAM_CONCURRENCY', int(1, 1024), 32, 'an integer 1..1024'),
     },
     usersProvider: {
       maxBatch: parse('USERS_MAX_BATCH', int(1, 1000), 100, 'an integer 1..1000'),

@@ -29,6 +29,14 @@ async function main(): Promise<void> {
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const port = (app.server.server.address() as { port: number } | null)?.port ?? config.port;
   logger.info({ url: `http://${shown}:${port}/graphql` }, 'Junction is listening');
+  if (!config.publicBaseUrl) {
+    // Demo mode: providers (simulators on this machine) call back to the local listener.
+    const local = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+    app.setPublicBaseUrl(local);
+    providers.connectWebhooks(local);
+  } else {
+    providers.connectWebhooks(config.publicBaseUrl);
+  }
   if (config.jwt.isDemoSecret && config.jwt.secret) {
     const token = await mintToken(config.jwt.secret, { sub: 'usr_0001', admin: true, ttlSeconds: 24 * 3600 });
     process.stdout.write(

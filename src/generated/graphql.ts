@@ -2,9 +2,12 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { User as UserModel } from '../models/user.js';
 import type { Connection as ConnectionModel, Edge as EdgeModel, PageInfo as PageInfoModel } from '../models/connection.js';
+import type { Money as MoneyModel, Customer as CustomerModel, Payment as PaymentModel } from '../models/billing.js';
+import type { Message as MessageModel, EmailReceipt as EmailReceiptModel } from '../models/messaging.js';
 import type { GraphQLContext } from '../graphql/context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -18,12 +21,169 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type CreatePaymentInput = {
+  /** Minor units, 1..99999999. */
+  amount: Scalars['Int']['input'];
+  /** ISO-4217, e.g. usd. */
+  currency: Scalars['String']['input'];
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Reuse the same key to make a retried mutation create at most one payment. Default: one per operation. */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** Stripe payment method to confirm with; default pm_card_visa (test mode). */
+  paymentMethod?: InputMaybe<Scalars['String']['input']>;
+  userId: Scalars['ID']['input'];
+};
+
+export type CreatePaymentPayload = {
+  __typename?: 'CreatePaymentPayload';
+  payment: Payment;
+};
+
+/** A user's billing account (a Stripe customer). */
+export type Customer = {
+  __typename?: 'Customer';
+  /** Account balance; negative is credit. */
+  balance: Money;
+  createdAt: Scalars['DateTime']['output'];
+  delinquent: Scalars['Boolean']['output'];
+  email: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  name: Maybe<Scalars['String']['output']>;
+};
+
+/** Proof that SendGrid accepted an email for delivery. */
+export type EmailReceipt = {
+  __typename?: 'EmailReceipt';
+  acceptedAt: Scalars['DateTime']['output'];
+  /** SendGrid's X-Message-Id. */
+  id: Scalars['ID']['output'];
+  to: Scalars['String']['output'];
+};
+
+/** An SMS (a Twilio Message). */
+export type Message = {
+  __typename?: 'Message';
+  body: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  direction: MessageDirection;
+  /** Twilio error code when delivery failed, e.g. 30003. */
+  errorCode: Maybe<Scalars['Int']['output']>;
+  from: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  price: Maybe<Money>;
+  /** Number of SMS segments the body was split into. */
+  segments: Scalars['Int']['output'];
+  sentAt: Maybe<Scalars['DateTime']['output']>;
+  status: MessageStatus;
+  to: Scalars['String']['output'];
+};
+
+export type MessageConnection = {
+  __typename?: 'MessageConnection';
+  edges: Array<MessageEdge>;
+  nodes: Array<Message>;
+  pageInfo: PageInfo;
+};
+
+export type MessageDirection =
+  | 'INBOUND'
+  | 'OUTBOUND';
+
+export type MessageEdge = {
+  __typename?: 'MessageEdge';
+  cursor: Scalars['String']['output'];
+  node: Message;
+};
+
+export type MessageStatus =
+  | 'ACCEPTED'
+  | 'CANCELED'
+  | 'DELIVERED'
+  | 'FAILED'
+  | 'QUEUED'
+  | 'READ'
+  | 'RECEIVED'
+  | 'RECEIVING'
+  | 'SCHEDULED'
+  | 'SENDING'
+  | 'SENT'
+  | 'UNDELIVERED';
+
+/** An amount of money in minor units (cents for USD), with its ISO-4217 currency in lower case. */
+export type Money = {
+  __typename?: 'Money';
+  amount: Scalars['Int']['output'];
+  currency: Scalars['String']['output'];
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Creates and confirms a payment for a user (that user or an admin). */
+  createPayment: Maybe<CreatePaymentPayload>;
+  /** Sends an email through SendGrid. */
+  sendEmail: Maybe<SendEmailPayload>;
+  /** Sends an SMS to a user's phone (that user or an admin). Delivery updates arrive on messageUpdated. */
+  sendSms: Maybe<SendSmsPayload>;
+};
+
+
+export type MutationCreatePaymentArgs = {
+  input: CreatePaymentInput;
+};
+
+
+export type MutationSendEmailArgs = {
+  input: SendEmailInput;
+};
+
+
+export type MutationSendSmsArgs = {
+  input: SendSmsInput;
+};
+
 /** Relay page information. endCursor is opaque; pass it back as `after`. */
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
 };
+
+/** A payment (a Stripe PaymentIntent). */
+export type Payment = {
+  __typename?: 'Payment';
+  amount: Money;
+  /** What was actually received so far. */
+  amountReceived: Money;
+  canceledAt: Maybe<Scalars['DateTime']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  description: Maybe<Scalars['String']['output']>;
+  /** Why the last attempt failed, e.g. card_declined. */
+  failureCode: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  status: PaymentStatus;
+};
+
+export type PaymentConnection = {
+  __typename?: 'PaymentConnection';
+  edges: Array<PaymentEdge>;
+  nodes: Array<Payment>;
+  pageInfo: PageInfo;
+};
+
+export type PaymentEdge = {
+  __typename?: 'PaymentEdge';
+  cursor: Scalars['String']['output'];
+  node: Payment;
+};
+
+export type PaymentStatus =
+  | 'CANCELED'
+  | 'PROCESSING'
+  | 'REQUIRES_ACTION'
+  | 'REQUIRES_CAPTURE'
+  | 'REQUIRES_CONFIRMATION'
+  | 'REQUIRES_PAYMENT_METHOD'
+  | 'SUCCEEDED';
 
 export type Query = {
   __typename?: 'Query';
@@ -48,18 +208,84 @@ export type QueryUsersArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/**
+ * Email to a user (by id) or to a raw address (admins only). Exactly one of userId and to.
+ * At least one of text and html.
+ */
+export type SendEmailInput = {
+  html?: InputMaybe<Scalars['String']['input']>;
+  subject: Scalars['String']['input'];
+  text?: InputMaybe<Scalars['String']['input']>;
+  to?: InputMaybe<Scalars['String']['input']>;
+  userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type SendEmailPayload = {
+  __typename?: 'SendEmailPayload';
+  receipt: EmailReceipt;
+};
+
+export type SendSmsInput = {
+  /** 1..1600 characters. */
+  body: Scalars['String']['input'];
+  userId: Scalars['ID']['input'];
+};
+
+export type SendSmsPayload = {
+  __typename?: 'SendSmsPayload';
+  message: Message;
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Pushed when an SMS to the user changes delivery status (from verified Twilio callbacks). */
+  messageUpdated: Message;
+  /** Pushed when one of the user's payments changes state (from verified Stripe webhooks). */
+  paymentUpdated: Payment;
+};
+
+
+export type SubscriptionMessageUpdatedArgs = {
+  userId: Scalars['ID']['input'];
+};
+
+
+export type SubscriptionPaymentUpdatedArgs = {
+  userId: Scalars['ID']['input'];
+};
+
 /** A person known to the internal users service. An entity: other subgraphs may reference it by id. */
 export type User = {
   __typename?: 'User';
+  /** The user's Stripe customer; null when the user has none or Stripe fails (see errors). */
+  billing: Maybe<Customer>;
   createdAt: Scalars['DateTime']['output'];
   email: Scalars['String']['output'];
   firstName: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   lastName: Scalars['String']['output'];
+  /** SMS sent to the user's phone, newest first. Empty when the user has no phone. `first` 0..100 (default 10). */
+  messages: Maybe<MessageConnection>;
   /** Display name: first and last name joined. */
   name: Scalars['String']['output'];
+  /** The user's payments, newest first. `first` is 0..100 (default 10). */
+  payments: Maybe<PaymentConnection>;
   /** E.164 phone number, when the user has one. */
   phone: Maybe<Scalars['String']['output']>;
+};
+
+
+/** A person known to the internal users service. An entity: other subgraphs may reference it by id. */
+export type UserMessagesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** A person known to the internal users service. An entity: other subgraphs may reference it by id. */
+export type UserPaymentsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type UserConnection = {
@@ -155,11 +381,23 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping of federation types */
 export type FederationTypes = {
+  Customer: Customer;
+  Message: Message;
+  Payment: Payment;
   User: User;
 };
 
 /** Mapping of federation reference types */
 export type FederationReferenceTypes = {
+  Customer:
+    ( { __typename: 'Customer' }
+    & GraphQLRecursivePick<FederationTypes['Customer'], {"id":true}> );
+  Message:
+    ( { __typename: 'Message' }
+    & GraphQLRecursivePick<FederationTypes['Message'], {"id":true}> );
+  Payment:
+    ( { __typename: 'Payment' }
+    & GraphQLRecursivePick<FederationTypes['Payment'], {"id":true}> );
   User:
     ( { __typename: 'User' }
     & GraphQLRecursivePick<FederationTypes['User'], {"id":true}> );
@@ -169,13 +407,33 @@ export type FederationReferenceTypes = {
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
-  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
-  PageInfo: ResolverTypeWrapper<PageInfoModel>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  CreatePaymentInput: CreatePaymentInput;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  CreatePaymentPayload: ResolverTypeWrapper<Omit<CreatePaymentPayload, 'payment'> & { payment: ResolversTypes['Payment'] }>;
+  Customer: ResolverTypeWrapper<CustomerModel>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  EmailReceipt: ResolverTypeWrapper<EmailReceiptModel>;
+  Message: ResolverTypeWrapper<MessageModel>;
+  MessageConnection: ResolverTypeWrapper<ConnectionModel<MessageModel>>;
+  MessageDirection: MessageDirection;
+  MessageEdge: ResolverTypeWrapper<EdgeModel<MessageModel>>;
+  MessageStatus: MessageStatus;
+  Money: ResolverTypeWrapper<MoneyModel>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  PageInfo: ResolverTypeWrapper<PageInfoModel>;
+  Payment: ResolverTypeWrapper<PaymentModel>;
+  PaymentConnection: ResolverTypeWrapper<ConnectionModel<PaymentModel>>;
+  PaymentEdge: ResolverTypeWrapper<EdgeModel<PaymentModel>>;
+  PaymentStatus: PaymentStatus;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SendEmailInput: SendEmailInput;
+  SendEmailPayload: ResolverTypeWrapper<Omit<SendEmailPayload, 'receipt'> & { receipt: ResolversTypes['EmailReceipt'] }>;
+  SendSmsInput: SendSmsInput;
+  SendSmsPayload: ResolverTypeWrapper<Omit<SendSmsPayload, 'message'> & { message: ResolversTypes['Message'] }>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<UserModel>;
   UserConnection: ResolverTypeWrapper<ConnectionModel<UserModel>>;
   UserEdge: ResolverTypeWrapper<EdgeModel<UserModel>>;
@@ -183,25 +441,122 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
-  DateTime: Scalars['DateTime']['output'];
-  PageInfo: PageInfoModel;
-  String: Scalars['String']['output'];
-  Boolean: Scalars['Boolean']['output'];
-  Query: Record<PropertyKey, never>;
-  ID: Scalars['ID']['output'];
+  CreatePaymentInput: CreatePaymentInput;
   Int: Scalars['Int']['output'];
+  String: Scalars['String']['output'];
+  ID: Scalars['ID']['output'];
+  CreatePaymentPayload: Omit<CreatePaymentPayload, 'payment'> & { payment: ResolversParentTypes['Payment'] };
+  Customer: CustomerModel;
+  Boolean: Scalars['Boolean']['output'];
+  DateTime: Scalars['DateTime']['output'];
+  EmailReceipt: EmailReceiptModel;
+  Message: MessageModel;
+  MessageConnection: ConnectionModel<MessageModel>;
+  MessageEdge: EdgeModel<MessageModel>;
+  Money: MoneyModel;
+  Mutation: Record<PropertyKey, never>;
+  PageInfo: PageInfoModel;
+  Payment: PaymentModel;
+  PaymentConnection: ConnectionModel<PaymentModel>;
+  PaymentEdge: EdgeModel<PaymentModel>;
+  Query: Record<PropertyKey, never>;
+  SendEmailInput: SendEmailInput;
+  SendEmailPayload: Omit<SendEmailPayload, 'receipt'> & { receipt: ResolversParentTypes['EmailReceipt'] };
+  SendSmsInput: SendSmsInput;
+  SendSmsPayload: Omit<SendSmsPayload, 'message'> & { message: ResolversParentTypes['Message'] };
+  Subscription: Record<PropertyKey, never>;
   User: UserModel;
   UserConnection: ConnectionModel<UserModel>;
   UserEdge: EdgeModel<UserModel>;
+};
+
+export type CreatePaymentPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreatePaymentPayload'] = ResolversParentTypes['CreatePaymentPayload']> = {
+  payment?: Resolver<ResolversTypes['Payment'], ParentType, ContextType>;
+};
+
+export type CustomerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Customer'] = ResolversParentTypes['Customer'], FederationReferenceType extends FederationReferenceTypes['Customer'] = FederationReferenceTypes['Customer']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Customer']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  balance?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  delinquent?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
 
+export type EmailReceiptResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EmailReceipt'] = ResolversParentTypes['EmailReceipt']> = {
+  acceptedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type MessageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message'], FederationReferenceType extends FederationReferenceTypes['Message'] = FederationReferenceTypes['Message']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Message']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  direction?: Resolver<ResolversTypes['MessageDirection'], ParentType, ContextType>;
+  errorCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  from?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  price?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  segments?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sentAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type MessageConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageConnection'] = ResolversParentTypes['MessageConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['MessageEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type MessageEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageEdge'] = ResolversParentTypes['MessageEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
+export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
+  amount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  createPayment?: Resolver<Maybe<ResolversTypes['CreatePaymentPayload']>, ParentType, ContextType, RequireFields<MutationCreatePaymentArgs, 'input'>>;
+  sendEmail?: Resolver<Maybe<ResolversTypes['SendEmailPayload']>, ParentType, ContextType, RequireFields<MutationSendEmailArgs, 'input'>>;
+  sendSms?: Resolver<Maybe<ResolversTypes['SendSmsPayload']>, ParentType, ContextType, RequireFields<MutationSendSmsArgs, 'input'>>;
+};
+
 export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type PaymentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Payment'] = ResolversParentTypes['Payment'], FederationReferenceType extends FederationReferenceTypes['Payment'] = FederationReferenceTypes['Payment']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Payment']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  amountReceived?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  canceledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  failureCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PaymentStatus'], ParentType, ContextType>;
+};
+
+export type PaymentConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentConnection'] = ResolversParentTypes['PaymentConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['PaymentEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Payment']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type PaymentEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentEdge'] = ResolversParentTypes['PaymentEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Payment'], ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
@@ -211,14 +566,30 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   users?: Resolver<Maybe<ResolversTypes['UserConnection']>, ParentType, ContextType, RequireFields<QueryUsersArgs, 'first'>>;
 };
 
+export type SendEmailPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SendEmailPayload'] = ResolversParentTypes['SendEmailPayload']> = {
+  receipt?: Resolver<ResolversTypes['EmailReceipt'], ParentType, ContextType>;
+};
+
+export type SendSmsPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SendSmsPayload'] = ResolversParentTypes['SendSmsPayload']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  messageUpdated?: SubscriptionResolver<ResolversTypes['Message'], "messageUpdated", ParentType, ContextType, RequireFields<SubscriptionMessageUpdatedArgs, 'userId'>>;
+  paymentUpdated?: SubscriptionResolver<ResolversTypes['Payment'], "paymentUpdated", ParentType, ContextType, RequireFields<SubscriptionPaymentUpdatedArgs, 'userId'>>;
+};
+
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  billing?: Resolver<Maybe<ResolversTypes['Customer']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   firstName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  messages?: Resolver<Maybe<ResolversTypes['MessageConnection']>, ParentType, ContextType, RequireFields<UserMessagesArgs, 'first'>>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payments?: Resolver<Maybe<ResolversTypes['PaymentConnection']>, ParentType, ContextType, RequireFields<UserPaymentsArgs, 'first'>>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
@@ -234,9 +605,23 @@ export type UserEdgeResolvers<ContextType = GraphQLContext, ParentType extends R
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  CreatePaymentPayload?: CreatePaymentPayloadResolvers<ContextType>;
+  Customer?: CustomerResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  EmailReceipt?: EmailReceiptResolvers<ContextType>;
+  Message?: MessageResolvers<ContextType>;
+  MessageConnection?: MessageConnectionResolvers<ContextType>;
+  MessageEdge?: MessageEdgeResolvers<ContextType>;
+  Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  Payment?: PaymentResolvers<ContextType>;
+  PaymentConnection?: PaymentConnectionResolvers<ContextType>;
+  PaymentEdge?: PaymentEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  SendEmailPayload?: SendEmailPayloadResolvers<ContextType>;
+  SendSmsPayload?: SendSmsPayloadResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;

@@ -1,20 +1,51 @@
 // Per-request context: the viewer from the JWT, fresh DataLoaders, the operation's cancellation
 // signal and deadline, and the process-wide services it may use.
 import { setMaxListeners } from 'node:events';
+import type DataLoader from 'dataloader';
 import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { Customer, Payment } from '../models/billing.js';
+import type { Message } from '../models/messaging.js';
 import { UpstreamReport } from '../observability/upstreamReport.js';
+import type { SendGridClient } from '../providers/sendgrid/client.js';
+import type { StripeClient } from '../providers/stripe/client.js';
+import {
+  createCustomerLoader,
+  createPaymentsLoader,
+  type PaymentsPageKey,
+} from '../providers/stripe/loaders.js';
+import type { TwilioClient } from '../providers/twilio/client.js';
+import { createMessagesLoader, type MessagesPageKey } from '../providers/twilio/loaders.js';
 import type { UsersClient } from '../providers/users/client.js';
 import { createUserLoader, type UserLoader } from '../providers/users/loaders.js';
 import type { CallContext } from '../upstream/callContext.js';
+import type { UpstreamPage } from '../upstream/pagination.js';
+import type { Pipeline } from '../upstream/policies/pipeline.js';
+import type { PubSub } from '../webhooks/pubsub.js';
 import type { Viewer, ViewerVerifier } from './viewer.js';
 
 /** Process-wide provider clients, built once at startup. */
 export interface Services {
+  /** Each provider's resilience pipeline (breakers, limiter, budget): for readiness and metrics. */
+  pipelines: Record<string, Pipeline>;
   users: UsersClient;
+  stripe: StripeClient;
+  twilio: TwilioClient;
+  sendgrid: SendGridClient;
+  settings: {
+    /** Twilio number SMS are sent from. */
+    smsFrom: string;
+    /** Where Twilio posts status callbacks (PUBLIC_BASE_URL + /webhooks/twilio). */
+    smsStatusCallbackUrl: string | undefined;
+    /** SendGrid sender address. */
+    emailFrom: string;
+  };
 }
 
 export interface Loaders {
   user: UserLoader;
+  customer: DataLoader<string, Customer | null>;
+  payments: DataLoader<PaymentsPageKey, UpstreamPage<Payment>, string>;
+  messages: DataLoader<MessagesPageKey, UpstreamPage<Message>, string>;
 }
 
 export interface GraphQLContext {
@@ -30,10 +61,13 @@ export interface GraphQLContext {
   services: Services;
   report: UpstreamReport;
   logger: Logger;
+  /** Process-wide pub/sub feeding subscriptions. */
+  pubsub: PubSub;
 }
 
 export interface ContextFactoryOptions {
   services: Services;
+  pubsub: PubSub;
   verifyViewer: ViewerVerifier;
   /** Overall deadline of one operation, in ms. */
   operationTimeoutMs: number;
@@ -68,10 +102,16 @@ export function createContextFactory(options: ContextFactoryOptions) {
       signal,
       deadline,
       upstream,
-      loaders: { user: createUserLoader(options.services.users, upstream) },
+      loaders: {
+        user: createUserLoader(options.services.users, upstream),
+        customer: createCustomerLoader(options.services.stripe, upstream),
+        payments: createPaymentsLoader(options.services.stripe, upstream),
+        messages: createMessagesLoader(options.services.twilio, upstream),
+      },
       services: options.services,
       report,
       logger: facts.logger,
+      pubsub: options.pubsub,
     };
   };
 }

@@ -4,6 +4,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { GraphQLScalarType, type GraphQLSchema, parse } from 'graphql';
 import type { Resolvers } from '../generated/graphql.js';
+import { billingResolvers } from './resolvers/billing.js';
+import { messagingResolvers } from './resolvers/messaging.js';
 import { usersResolvers } from './resolvers/users.js';
 import { DateTimeScalar } from './scalars.js';
 
@@ -22,6 +24,8 @@ export function buildSchema(): GraphQLSchema {
   const resolvers: Resolvers[] = [
     { DateTime: DateTimeScalar, Query: { _junction: () => true } },
     usersResolvers,
+    billingResolvers,
+    messagingResolvers,
   ];
   return buildSubgraphSchema({
     typeDefs: parse(loadTypeDefs()),

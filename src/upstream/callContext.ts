@@ -25,6 +25,8 @@ export interface CallContext {
   onCall?: ((info: UpstreamCallInfo) => void) | undefined;
   /** Called when the cache answers: `fresh`, `stale` (served past its TTL) or `miss`. */
   onCache?: ((provider: string, outcome: 'hit' | 'stale' | 'miss') => void) | undefined;
+  /** Called when a call waited for a rate-limit token, with the wait in ms. */
+  onThrottle?: ((provider: string, waitedMs: number) => void) | undefined;
 }
 
 /** A context with nothing set: for background work (cache revalidation, webhooks). */

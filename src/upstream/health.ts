@@ -7,7 +7,10 @@ export interface ProviderState {
   provider: string;
   /** `simulator` in demo mode, `remote` otherwise. */
   mode: 'simulator' | 'remote';
+  /** The worst state among the provider's breakers. */
   circuit: 'closed' | 'open' | 'half-open';
+  /** Every breaker of the provider by group, when it has more than one. */
+  circuits: Record<string, 'closed' | 'open' | 'half-open'>;
   lastSuccessAt: string | null;
   lastError: { code: string; message: string; at: string; status?: number } | null;
 }
@@ -16,7 +19,14 @@ export class ProviderHealth {
   private readonly states = new Map<string, ProviderState>();
 
   register(provider: string, mode: ProviderState['mode']): void {
-    this.states.set(provider, { provider, mode, circuit: 'closed', lastSuccessAt: null, lastError: null });
+    this.states.set(provider, {
+      provider,
+      mode,
+      circuit: 'closed',
+      circuits: {},
+      lastSuccessAt: null,
+      lastError: null,
+    });
   }
 
   /** Wire as RestClient's `onAttempt`. */
@@ -36,12 +46,15 @@ export class ProviderHealth {
     }
   }
 
-  setCircuit(provider: string, circuit: ProviderState['circuit']): void {
+  setCircuit(provider: string, group: string, circuit: ProviderState['circuit']): void {
     const state = this.states.get(provider);
-    if (state) state.circuit = circuit;
+    if (!state) return;
+    state.circuits[group] = circuit;
+    const all = Object.values(state.circuits);
+    state.circuit = all.includes('open') ? 'open' : all.includes('half-open') ? 'half-open' : 'closed';
   }
 
   snapshot(): Record<string, ProviderState> {
-    return Object.fromEntries([...this.states].map(([k, v]) => [k, { ...v }]));
+    return Object.fromEntries([...this.states].map(([k, v]) => [k, { ...v, circuits: { ...v.circuits } }]));
   }
 }

@@ -1,8 +1,25 @@
-// Test harness: a real Junction on a loopback port over real simulators, plus a tiny GraphQL client.
+// Test harness: a real Junction on a loopback port over real simulators (all four providers, with
+// their webhooks wired back to it), plus a tiny GraphQL-over-HTTP client.
 import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
 import { DEMO_JWT_SECRET, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
+import {
+  createSendGridSimulator,
+  type SendGridSimulator,
+  type SendGridSimulatorOptions,
+} from '../../src/simulators/sendgrid/simulator.js';
+import { generateEventWebhookKeyPair } from '../../src/simulators/sendgrid/webhooks.js';
+import {
+  createStripeSimulator,
+  type StripeSimulator,
+  type StripeSimulatorOptions,
+} from '../../src/simulators/stripe/simulator.js';
+import {
+  createTwilioSimulator,
+  type TwilioSimulator,
+  type TwilioSimulatorOptions,
+} from '../../src/simulators/twilio/simulator.js';
 import {
   createUsersSimulator,
   type UsersSimulator,
@@ -20,9 +37,13 @@ export interface Harness {
   url: string;
   app: App;
   users: UsersSimulator;
+  stripe: StripeSimulator;
+  twilio: TwilioSimulator;
+  sendgrid: SendGridSimulator;
+  stripeWebhookSecret: string;
   token(sub: string, opts?: { admin?: boolean }): Promise<string>;
   adminToken(): Promise<string>;
-  gql<T = any>(
+  gql(
     query: string,
     opts?: { variables?: Record<string, unknown>; token?: string | null; headers?: Record<string, string> },
   ): Promise<GraphQLResponse>;
@@ -32,11 +53,27 @@ export interface Harness {
 export interface HarnessOptions {
   env?: Record<string, string>;
   users?: UsersSimulatorOptions;
+  stripe?: StripeSimulatorOptions;
+  twilio?: TwilioSimulatorOptions;
+  sendgrid?: SendGridSimulatorOptions;
+  /** Seeded users for the Stripe and Twilio simulators. Default 1000. */
+  seedUsers?: number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const seedUsers = options.seedUsers ?? 1000;
   const users = createUsersSimulator({ seedCount: 1000, ...options.users });
-  const usersUrl = await users.start();
+  const stripe = createStripeSimulator({ seedUsers, ...options.stripe });
+  const twilio = createTwilioSimulator({ seedUsers, ...options.twilio });
+  const sendgrid = createSendGridSimulator({ ...options.sendgrid });
+  const [usersUrl, stripeUrl, twilioUrl, sendgridUrl] = await Promise.all([
+    users.start(),
+    stripe.start(),
+    twilio.start(),
+    sendgrid.start(),
+  ]);
+  const stripeWebhookSecret = 'whsec_harness_secret';
+  const sendgridKeys = generateEventWebhookKeyPair();
   const env = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -52,10 +89,31 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     endpoints: {
       users: {
         mode: 'remote',
-        apiUrl: usersUrl,
+        apiUrl: env.USERS_API_URL,
         tokenUrl: env.USERS_TOKEN_URL,
         clientId: env.USERS_CLIENT_ID,
         clientSecret: env.USERS_CLIENT_SECRET,
+      },
+      stripe: {
+        mode: 'remote',
+        apiBase: stripeUrl,
+        secretKey: stripe.secretKey,
+        webhookSecrets: [stripeWebhookSecret],
+      },
+      twilio: {
+        mode: 'remote',
+        apiBase: twilioUrl,
+        accountSid: twilio.accountSid,
+        authToken: twilio.authToken,
+        fromNumber: twilio.fromNumber,
+        publicBaseUrl: '',
+      },
+      sendgrid: {
+        mode: 'remote',
+        apiBase: sendgridUrl,
+        apiKey: sendgrid.apiKey,
+        fromEmail: 'noreply@junction.test',
+        webhookPublicKey: sendgridKeys.publicKey,
       },
     },
     logger: createLogger('silent'),
@@ -63,6 +121,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.server.address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
+  app.setPublicBaseUrl(url);
+  stripe.setWebhook({ url: `${url}/webhooks/stripe`, secret: stripeWebhookSecret });
+  sendgrid.setEventWebhook({ url: `${url}/webhooks/sendgrid`, privateKey: sendgridKeys.privateKeyPem });
+
   const secret = config.jwt.secret ?? DEMO_JWT_SECRET;
   const token = (sub: string, opts: { admin?: boolean } = {}) =>
     mintToken(secret, { sub, admin: opts.admin ?? false });
@@ -75,6 +137,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     url,
     app,
     users,
+    stripe,
+    twilio,
+    sendgrid,
+    stripeWebhookSecret,
     token,
     adminToken,
     async gql(query, opts = {}) {
@@ -91,12 +157,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await app.close();
-      await users.close();
+      await Promise.all([users.close(), stripe.close(), twilio.close(), sendgrid.close()]);
     },
   };
 }
 
-/** Batch calls (`GET /users?ids=`) the users simulator has seen. */
+/** Calls that fetched users by id (`GET /users?ids=` batches and `GET /users/{id}`) the simulator has seen. */
 export function batchCalls(users: UsersSimulator) {
-  return users.requests.filter((r) => r.route === 'GET /users' && r.query.has('ids'));
+  return users.requests.filter(
+    (r) => (r.route === 'GET /users' && r.query.has('ids')) || r.route === 'GET /users/:id',
+  );
 }
+
+/** Fault match for every users-by-id route (batch and single). */
+export const USER_FETCHES = { path: /^\/users/ } as const;

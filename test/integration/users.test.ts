@@ -1,7 +1,7 @@
 // The users provider end to end: GraphQL -> loader -> cache -> REST client -> users simulator,
 // asserted from the simulator's own request counters.
 import { afterEach, describe, expect, it } from 'vitest';
-import { batchCalls, type Harness, startHarness } from '../helpers/harness.js';
+import { batchCalls, type Harness, startHarness, USER_FETCHES } from '../helpers/harness.js';
 
 const ids = (n: number, from = 1) =>
   Array.from({ length: n }, (_, i) => `usr_${String(from + i).padStart(4, '0')}`);
@@ -110,7 +110,7 @@ describe('OAuth2 client credentials', () => {
   it('gives up after one retry when the service keeps answering 401', async () => {
     h = await startHarness();
     h.users.faults.add({
-      match: { route: 'GET /users' },
+      match: USER_FETCHES,
       status: 401,
       body: { error: { code: 'invalid_token' } },
     });
@@ -130,7 +130,7 @@ describe('errors', () => {
   it('maps an upstream 500 to UPSTREAM_UNAVAILABLE with provider users, leaking no secret', async () => {
     h = await startHarness({ env: { USERS_CLIENT_SECRET: 'demo-secret' } });
     h.users.faults.add({
-      match: { route: 'GET /users' },
+      match: USER_FETCHES,
       status: 500,
       body: { error: { message: 'db down at postgres://admin:hunter2@db' } },
     });
@@ -153,7 +153,7 @@ describe('errors', () => {
 
   it('maps a malformed upstream body to UPSTREAM_BAD_RESPONSE', async () => {
     h = await startHarness();
-    h.users.faults.add({ match: { route: 'GET /users' }, malformed: true });
+    h.users.faults.add({ match: USER_FETCHES, malformed: true });
     const res = await h.gql('{ user(id: "usr_0004") { id } }');
     expect(res.body.errors![0]!.extensions).toMatchObject({
       code: 'UPSTREAM_BAD_RESPONSE',

@@ -33,6 +33,7 @@ interface BatchKey {
 
 interface BatchResult {
   user: ExternalUser | null;
+  etag: string | undefined;
   maxAgeSeconds: number | undefined;
   noStore: boolean;
 }
@@ -122,39 +123,61 @@ export class UsersClient extends RestClient {
   ): Promise<LoadResult<ExternalUser | null>> {
     if (etag !== undefined) {
       // A stale entry with an ETag is revalidated on its own: a 304 costs no body.
-      try {
-        const res = await this.send(
-          {
-            method: 'GET',
-            path: `/users/${encodeURIComponent(id)}`,
-            route: 'GET /users/:id',
-            schema: externalUserSchema,
-            etag,
-          },
-          ctx,
-        );
-        const cc = parseCacheControl(res.headers['cache-control']);
-        if (res.notModified) return { kind: 'not-modified', maxAgeSeconds: cc.maxAgeSeconds };
-        return { kind: 'value', value: res.data, etag: headerValue(res.headers.etag), ...cc };
-      } catch (error) {
-        if (isUpstreamCode(error, 'NOT_FOUND')) return { kind: 'value', value: null };
-        throw error;
-      }
+      const result = await this.fetchOne(id, ctx, etag);
+      if (result === 'not-modified') return { kind: 'not-modified', maxAgeSeconds: undefined };
+      return {
+        kind: 'value',
+        value: result.user,
+        etag: result.etag,
+        maxAgeSeconds: result.maxAgeSeconds,
+        noStore: result.noStore,
+      };
     }
     const result = await this.batcher.load({ id, ctx });
     return {
       kind: 'value',
       value: result.user,
+      etag: result.etag,
       maxAgeSeconds: result.maxAgeSeconds,
       noStore: result.noStore,
     };
+  }
+
+  /** `GET /users/{id}`: used for a batch of one, and to revalidate an entry by its ETag. */
+  private async fetchOne(id: string, ctx: CallContext, etag?: string): Promise<BatchResult | 'not-modified'> {
+    try {
+      const res = await this.send(
+        {
+          method: 'GET',
+          path: `/users/${encodeURIComponent(id)}`,
+          route: 'GET /users/:id',
+          schema: externalUserSchema,
+          etag,
+        },
+        ctx,
+      );
+      const cc = parseCacheControl(res.headers['cache-control']);
+      if (res.notModified) return 'not-modified';
+      return { user: res.data, etag: headerValue(res.headers.etag), ...cc };
+    } catch (error) {
+      if (isUpstreamCode(error, 'NOT_FOUND'))
+        return { user: null, etag: undefined, maxAgeSeconds: undefined, noStore: false };
+      throw error;
+    }
   }
 
   private async fetchBatch(keys: readonly BatchKey[]): Promise<(BatchResult | Error)[]> {
     const ids = [...new Set(keys.map((k) => k.id))];
     // The batch serves several operations: it forwards the first one's request id and reports to
     // its hooks, but takes no one's signal or deadline (each waiter gives up on its own).
-    const ctx = keys[0]?.ctx ?? {};
+    const first = keys[0]?.ctx ?? {};
+    const ctx: CallContext = { requestId: first.requestId, onCall: first.onCall };
+    if (ids.length === 1 && ids[0] !== undefined) {
+      // A batch of one is a by-id fetch, which also brings an ETag for later revalidation.
+      const one = await this.fetchOne(ids[0], ctx);
+      if (one === 'not-modified') throw new Error('unexpected 304 without If-None-Match');
+      return keys.map(() => one);
+    }
     const res = await this.send(
       {
         method: 'GET',
@@ -163,11 +186,11 @@ export class UsersClient extends RestClient {
         query: { ids: ids.join(',') },
         schema: userBatchSchema,
       },
-      { requestId: ctx.requestId, onCall: ctx.onCall },
+      ctx,
     );
     const cc = parseCacheControl(res.headers['cache-control']);
     const byId = new Map(res.data.data.map((u) => [u.user_id, u]));
-    return keys.map((k) => ({ user: byId.get(k.id) ?? null, ...cc }));
+    return keys.map((k) => ({ user: byId.get(k.id) ?? null, etag: undefined, ...cc }));
   }
 
   /** An operation that ran out of time while waiting on a shared call sees UPSTREAM_TIMEOUT. */

@@ -8,6 +8,17 @@ const usersEnv = {
   USERS_CLIENT_ID: 'junction',
   USERS_CLIENT_SECRET: 's3cr3t-value',
 };
+const providersEnv = {
+  STRIPE_SECRET_KEY: 'sk_live_abc',
+  STRIPE_WEBHOOK_SECRET: 'whsec_old, whsec_new',
+  TWILIO_ACCOUNT_SID: 'AC00000000000000000000000000000000',
+  TWILIO_AUTH_TOKEN: 'tw-token',
+  TWILIO_FROM_NUMBER: '+15005550006',
+  PUBLIC_BASE_URL: 'https://junction.example.com',
+  SENDGRID_API_KEY: 'SG.key',
+  SENDGRID_FROM_EMAIL: 'noreply@example.com',
+  SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+};
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -45,6 +56,11 @@ describe('loadConfig', () => {
     }
   });
 
+  it('requires PUBLIC_BASE_URL once Twilio is configured (its signatures cover that URL)', () => {
+    const { PUBLIC_BASE_URL: _u, ...rest } = providersEnv;
+    expect(problems({ ...rest }).some((p) => p.startsWith('PUBLIC_BASE_URL'))).toBe(true);
+  });
+
   it('requires the whole users configuration once any part is set', () => {
     const list = problems({ USERS_API_URL: 'https://users.internal' });
     expect(list).toEqual([
@@ -70,7 +86,18 @@ describe('loadConfig', () => {
   });
 
   it('accepts a full production configuration and turns introspection off', () => {
-    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), ...usersEnv });
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(40),
+      ...usersEnv,
+      ...providersEnv,
+    });
+    expect(config.stripe).toMatchObject({
+      kind: 'remote',
+      apiBase: 'https://api.stripe.com',
+      webhookSecrets: ['whsec_old', 'whsec_new'],
+    });
+    expect(config.twilio).toMatchObject({ kind: 'remote', publicBaseUrl: 'https://junction.example.com' });
     expect(config.users).toEqual({
       kind: 'remote',
       apiUrl: usersEnv.USERS_API_URL,

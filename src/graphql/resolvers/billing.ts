@@ -1,0 +1,92 @@
+// Billing domain resolvers: User.billing, User.payments and createPayment (users service + Stripe).
+import { randomUUID } from 'node:crypto';
+import type { Resolvers } from '../../generated/graphql.js';
+import type { Payment } from '../../models/billing.js';
+import type { Connection } from '../../models/connection.js';
+import { paginate } from '../../upstream/pagination.js';
+import { paymentTopic } from '../../webhooks/pubsub.js';
+import { requireSelfOrAdmin } from '../authz.js';
+import { badUserInput, userError } from '../errors.js';
+import { checkFirst } from './paging.js';
+
+const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,200}$/;
+const CURRENCY = /^[a-z]{3}$/;
+const MAX_AMOUNT = 99_999_999; // Stripe's own upper bound, in minor units
+
+export const billingResolvers: Resolvers = {
+  User: {
+    billing: (user, _args, ctx) => {
+      requireSelfOrAdmin(ctx, user.id);
+      return user.stripeCustomerId ? ctx.loaders.customer.load(user.stripeCustomerId) : null;
+    },
+    payments: (user, { first, after }, ctx) => {
+      requireSelfOrAdmin(ctx, user.id);
+      const customerId = user.stripeCustomerId;
+      const count = checkFirst(first ?? 10);
+      if (!customerId) return EMPTY;
+      return paginate({
+        namespace: `payments:${customerId}`,
+        first: count,
+        after,
+        maxPageSize: ctx.services.stripe.maxPageSize,
+        fetchPage: (cursor, limit) => ctx.loaders.payments.load({ customerId, limit, startingAfter: cursor }),
+      });
+    },
+  },
+  Subscription: {
+    paymentUpdated: {
+      subscribe: (_parent, { userId }, ctx) => {
+        requireSelfOrAdmin(ctx, userId);
+        return ctx.pubsub.subscribe(paymentTopic(userId));
+      },
+      resolve: (payment: Payment) => payment,
+    },
+  },
+  PaymentConnection: {
+    nodes: (connection) => connection.edges.map((edge) => edge.node),
+  },
+  Mutation: {
+    createPayment: async (_parent, { input }, ctx) => {
+      requireSelfOrAdmin(ctx, input.userId);
+      if (!Number.isInteger(input.amount) || input.amount < 1 || input.amount > MAX_AMOUNT) {
+        throw badUserInput(
+          `"amount" must be an integer number of minor units, 1..${MAX_AMOUNT}; got ${input.amount}`,
+          'amount',
+        );
+      }
+      const currency = input.currency.toLowerCase();
+      if (!CURRENCY.test(currency))
+        throw badUserInput(
+          `"currency" must be a 3-letter ISO-4217 code; got "${input.currency}"`,
+          'currency',
+        );
+      if (input.idempotencyKey != null && !IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
+        throw badUserInput(
+          '"idempotencyKey" must be 1..200 characters of A-Z a-z 0-9 . _ : -',
+          'idempotencyKey',
+        );
+      }
+      const user = await ctx.loaders.user.load(input.userId);
+      if (!user) throw userError('NOT_FOUND', `No user with id "${input.userId}"`);
+      if (!user.stripeCustomerId)
+        throw badUserInput(`User "${input.userId}" has no billing account`, 'userId');
+      // A client's key is scoped to the user, so two users can never collide on one Stripe key.
+      // Without one, the key is fresh per operation and still covers every retry of this call.
+      const idempotencyKey = `junction:${input.userId}:${input.idempotencyKey ?? randomUUID()}`;
+      const payment = await ctx.services.stripe.createPayment(
+        {
+          customerId: user.stripeCustomerId,
+          userId: user.id,
+          amount: input.amount,
+          currency,
+          description: input.description,
+          paymentMethod: input.paymentMethod ?? 'pm_card_visa',
+        },
+        idempotencyKey,
+        ctx.upstream,
+      );
+      return { payment };
+    },
+  },
+};

@@ -1,0 +1,105 @@
+// Messaging domain resolvers: User.messages, sendSms (users + Twilio) and sendEmail (users + SendGrid).
+import type { Resolvers } from '../../generated/graphql.js';
+import type { Connection } from '../../models/connection.js';
+import type { Message } from '../../models/messaging.js';
+import { paginate } from '../../upstream/pagination.js';
+import { messageTopic } from '../../webhooks/pubsub.js';
+import { requireAdmin, requireSelfOrAdmin } from '../authz.js';
+import { badUserInput, userError } from '../errors.js';
+import { checkFirst } from './paging.js';
+
+const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+const MAX_SMS_BODY = 1600; // Twilio's limit, in characters
+const EMAIL = /^[^\s@<>()[\],;:"]+@[^\s@<>()[\],;:"]+\.[^\s@<>()[\],;:"]+$/;
+
+export const messagingResolvers: Resolvers = {
+  User: {
+    messages: (user, { first, after }, ctx) => {
+      requireSelfOrAdmin(ctx, user.id);
+      const count = checkFirst(first ?? 10);
+      const to = user.phone;
+      if (!to) return EMPTY;
+      return paginate({
+        namespace: `messages:${to}`,
+        first: count,
+        after,
+        maxPageSize: ctx.services.twilio.maxPageSize,
+        fetchPage: (cursor, limit) => ctx.loaders.messages.load({ to, limit, pageToken: cursor }),
+      });
+    },
+  },
+  Subscription: {
+    messageUpdated: {
+      subscribe: (_parent, { userId }, ctx) => {
+        requireSelfOrAdmin(ctx, userId);
+        return ctx.pubsub.subscribe(messageTopic(userId));
+      },
+      resolve: (message: Message) => message,
+    },
+  },
+  MessageConnection: {
+    nodes: (connection) => connection.edges.map((edge) => edge.node),
+  },
+  Mutation: {
+    sendSms: async (_parent, { input }, ctx) => {
+      requireSelfOrAdmin(ctx, input.userId);
+      const body = input.body;
+      if (body.trim().length === 0 || body.length > MAX_SMS_BODY) {
+        throw badUserInput(`"body" must be 1..${MAX_SMS_BODY} characters; got ${body.length}`, 'body');
+      }
+      const user = await ctx.loaders.user.load(input.userId);
+      if (!user) throw userError('NOT_FOUND', `No user with id "${input.userId}"`);
+      if (!user.phone) throw badUserInput(`User "${input.userId}" has no phone number`, 'userId');
+      const { settings } = ctx.services;
+      // The user id rides in the callback URL, which Twilio signs: the status update can then be
+      // pushed to that user's subscribers without a reverse lookup by phone number.
+      const statusCallback = settings.smsStatusCallbackUrl
+        ? `${settings.smsStatusCallbackUrl}?userId=${encodeURIComponent(user.id)}`
+        : undefined;
+      const message = await ctx.services.twilio.sendMessage(
+        { to: user.phone, from: settings.smsFrom, body, statusCallback },
+        ctx.upstream,
+      );
+      return { message };
+    },
+    sendEmail: async (_parent, { input }, ctx) => {
+      if ((input.userId == null) === (input.to == null)) {
+        throw badUserInput('Give exactly one of "userId" and "to"', input.userId == null ? 'userId' : 'to');
+      }
+      if (input.subject.trim() === '' || input.subject.length > 998)
+        throw badUserInput('"subject" must be 1..998 characters', 'subject');
+      if (!input.text && !input.html) throw badUserInput('Give "text", "html" or both', 'text');
+      let to: string;
+      let toName: string | undefined;
+      const customArgs: Record<string, string> = {};
+      if (input.to != null) {
+        // A raw address could be anyone's: only admins may send there.
+        requireAdmin(ctx);
+        if (!EMAIL.test(input.to) || input.to.length > 320)
+          throw badUserInput(`"to" is not an email address`, 'to');
+        to = input.to;
+      } else {
+        const userId = input.userId as string;
+        requireSelfOrAdmin(ctx, userId);
+        const user = await ctx.loaders.user.load(userId);
+        if (!user) throw userError('NOT_FOUND', `No user with id "${userId}"`);
+        to = user.email;
+        toName = `${user.firstName} ${user.lastName}`.trim();
+        customArgs.user_id = user.id;
+      }
+      const receipt = await ctx.services.sendgrid.sendEmail(
+        {
+          to,
+          toName,
+          from: ctx.services.settings.emailFrom,
+          subject: input.subject,
+          text: input.text,
+          html: input.html,
+          customArgs: Object.keys(customArgs).length > 0 ? customArgs : undefined,
+        },
+        ctx.upstream,
+      );
+      return { receipt };
+    },
+  },
+};

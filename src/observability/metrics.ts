@@ -1,0 +1,212 @@
+// Prometheus metrics (prom-client) on a registry of Junction's own, so tests can build as many as
+// they like. Every label is bounded: providers, route templates, outcomes, reasons, and operation
+// names capped to a fixed number of distinct values. Never ids, never URLs with ids.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { UpstreamCallInfo } from '../upstream/callContext.js';
+import type { UpstreamError } from '../upstream/errors.js';
+import type { Pipeline } from '../upstream/policies/pipeline.js';
+
+const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+/** Distinct GraphQL operation names kept as labels; later ones are counted as `other`. */
+const MAX_OPERATION_NAMES = 200;
+const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly upstreamRequests: Counter<'provider' | 'route' | 'outcome'>;
+  private readonly upstreamDuration: Histogram<'provider' | 'route'>;
+  private readonly upstreamRetries: Counter<'provider' | 'route'>;
+  private readonly circuitState: Gauge<'provider' | 'group'>;
+  private readonly cacheEvents: Counter<'provider' | 'outcome'>;
+  private readonly throttleWait: Counter<'provider'>;
+  private readonly operations: Counter<'operation' | 'outcome'>;
+  private readonly operationDuration: Histogram<'operation'>;
+  private readonly webhooksReceived: Counter<'provider'>;
+  private readonly webhooksRejected: Counter<'provider' | 'reason'>;
+  private readonly webhooksDuplicate: Counter<'provider'>;
+  private readonly operationNames = new Set<string>();
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: 'junction_' });
+    this.upstreamRequests = new Counter({
+      name: 'junction_upstream_requests_total',
+      help: 'Upstream attempts by provider, route template and outcome (success, cancelled, or the error code).',
+      labelNames: ['provider', 'route', 'outcome'],
+      registers,
+    });
+    this.upstreamDuration = new Histogram({
+      name: 'junction_upstream_request_duration_seconds',
+      help: 'Duration of one upstream attempt.',
+      labelNames: ['provider', 'route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.upstreamRetries = new Counter({
+      name: 'junction_upstream_retries_total',
+      help: 'Retries scheduled by the resilience pipeline.',
+      labelNames: ['provider', 'route'],
+      registers,
+    });
+    this.circuitState = new Gauge({
+      name: 'junction_upstream_circuit_state',
+      help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['provider', 'group'],
+      registers,
+    });
+    this.cacheEvents = new Counter({
+      name: 'junction_cache_events_total',
+      help: 'Shared cache lookups by outcome: hit, miss, stale (served past its TTL).',
+      labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    this.throttleWait = new Counter({
+      name: 'junction_ratelimit_wait_seconds_total',
+      help: 'Time requests spent waiting for a rate-limit token.',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.operations = new Counter({
+      name: 'junction_graphql_operations_total',
+      help: 'GraphQL operations by name and outcome (success, partial, error).',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.operationDuration = new Histogram({
+      name: 'junction_graphql_operation_duration_seconds',
+      help: 'GraphQL operation duration.',
+      labelNames: ['operation'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.webhooksReceived = new Counter({
+      name: 'junction_webhooks_received_total',
+      help: 'Webhook deliveries whose signature verified.',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.webhooksRejected = new Counter({
+      name: 'junction_webhooks_rejected_total',
+      help: 'Webhook deliveries refused, by reason.',
+      labelNames: ['provider', 'reason'],
+      registers,
+    });
+    this.webhooksDuplicate = new Counter({
+      name: 'junction_webhooks_duplicates_total',
+      help: 'Verified webhook events already processed (acknowledged, no effect).',
+      labelNames: ['provider'],
+      registers,
+    });
+  }
+
+  /** Gauges read from the live pipelines at scrape time: in-flight requests, tokens left, current rate. */
+  watchPipelines(pipelines: Record<string, Pipeline>): void {
+    const entries = () => Object.entries(pipelines);
+    new Gauge({
+      name: 'junction_upstream_inflight',
+      help: 'Upstream requests in flight (holding a concurrency slot).',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect() {
+        for (const [provider, p] of entries()) this.set({ provider }, p.concurrency.activeCount);
+      },
+    });
+    new Gauge({
+      name: 'junction_upstream_queued',
+      help: 'Upstream requests waiting for a concurrency slot.',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect() {
+        for (const [provider, p] of entries()) this.set({ provider }, p.concurrency.pendingCount);
+      },
+    });
+    new Gauge({
+      name: 'junction_ratelimit_tokens',
+      help: 'Rate-limit tokens left in the bucket.',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect() {
+        for (const [provider, p] of entries()) if (p.limiter) this.set({ provider }, p.limiter.tokens);
+      },
+    });
+    new Gauge({
+      name: 'junction_ratelimit_rate_per_second',
+      help: 'Current token refill rate (lowered by provider throttling signals).',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect() {
+        for (const [provider, p] of entries())
+          if (p.limiter) this.set({ provider }, p.limiter.currentRatePerSecond);
+      },
+    });
+  }
+
+  upstreamAttempt(info: UpstreamCallInfo, error: UpstreamError | undefined): void {
+    const outcome =
+      info.outcome === 'success'
+        ? 'success'
+        : info.outcome === 'cancelled'
+          ? 'cancelled'
+          : (error?.code ?? 'error');
+    this.upstreamRequests.inc({ provider: info.provider, route: info.route, outcome });
+    this.upstreamDuration.observe({ provider: info.provider, route: info.route }, info.durationMs / 1000);
+  }
+
+  retry(provider: string, route: string): void {
+    this.upstreamRetries.inc({ provider, route });
+  }
+
+  circuit(provider: string, group: string, state: keyof typeof CIRCUIT_VALUE): void {
+    this.circuitState.set({ provider, group }, CIRCUIT_VALUE[state]);
+  }
+
+  cache(provider: string, outcome: 'hit' | 'miss' | 'stale'): void {
+    this.cacheEvents.inc({ provider, outcome });
+  }
+
+  throttled(provider: string, waitMs: number): void {
+    if (waitMs > 0) this.throttleWait.inc({ provider }, waitMs / 1000);
+  }
+
+  operation(
+    name: string | null | undefined,
+    outcome: 'success' | 'partial' | 'error',
+    durationMs: number,
+  ): void {
+    const operation = this.operationLabel(name);
+    this.operations.inc({ operation, outcome });
+    this.operationDuration.observe({ operation }, durationMs / 1000);
+  }
+
+  webhookReceived(provider: string): void {
+    this.webhooksReceived.inc({ provider });
+  }
+
+  webhookRejected(provider: string, reason: string): void {
+    this.webhooksRejected.inc({ provider, reason });
+  }
+
+  webhookDuplicate(provider: string): void {
+    this.webhooksDuplicate.inc({ provider });
+  }
+
+  /** Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Client-chosen names are labels only while well-formed and among the first MAX_OPERATION_NAMES. */
+  private operationLabel(name: string | null | undefined): string {
+    if (!name) return 'anonymous';
+    if (!OPERATION_NAME.test(name)) return 'invalid';
+    if (this.operationNames.has(name)) return name;
+    if (this.operationNames.size >= MAX_OPERATION_NAMES) return 'other';
+    this.operationNames.add(name);
+    return name;
+  }
+}

@@ -1,0 +1,230 @@
+// Stripe client: customers and PaymentIntents as domain verbs. Reads go through the shared cache
+// (invalidated by mutations and webhooks); errors are read from Stripe's own error body.
+import type { Customer, Payment } from '../../models/billing.js';
+import { type CachePolicy, cacheKey, type ResponseCache } from '../../upstream/cache.js';
+import type { CallContext } from '../../upstream/callContext.js';
+import { type RawResponse, RestClient, type RestClientOptions } from '../../upstream/client.js';
+import {
+  PaymentDeclinedError,
+  type UpstreamError,
+  type UpstreamErrorDetails,
+  UpstreamInputError,
+  UpstreamNotFoundError,
+  UpstreamRateLimitedError,
+  UpstreamRejectedError,
+  UpstreamUnavailableError,
+} from '../../upstream/errors.js';
+import type { UpstreamPage } from '../../upstream/pagination.js';
+import { parseRetryAfter } from '../../upstream/retryAfter.js';
+import { toCustomer, toPayment, toStripeForm } from './mapping.js';
+import {
+  stripeCustomerSchema,
+  stripeErrorSchema,
+  stripePaymentIntentListSchema,
+  stripePaymentIntentSchema,
+} from './types.js';
+
+export const STRIPE_PROVIDER = 'stripe';
+/** Pinned so Stripe never changes shapes under us; bump deliberately, with the contract tests. */
+export const STRIPE_API_VERSION = '2026-10-28.endive';
+
+export interface StripeClientOptions extends Omit<RestClientOptions, 'provider'> {
+  cache: ResponseCache;
+  /** Customers change rarely: default TTL 60 s. */
+  customerCachePolicy?: CachePolicy;
+  /** Payment lists change on every payment: short TTL, invalidated by webhooks. Default 15 s. */
+  paymentsCachePolicy?: CachePolicy;
+}
+
+export interface CreatePaymentParams {
+  customerId: string;
+  userId: string;
+  amount: number;
+  currency: string;
+  description?: string | null | undefined;
+  paymentMethod: string;
+}
+
+export class StripeClient extends RestClient {
+  /** Stripe's largest page. */
+  readonly maxPageSize = 100;
+  private readonly cache: ResponseCache;
+  private readonly customerPolicy: CachePolicy;
+  private readonly paymentsPolicy: CachePolicy;
+
+  constructor(options: StripeClientOptions) {
+    super({
+      requestIdHeaders: ['request-id'],
+      idempotencyHeader: 'idempotency-key',
+      ...options,
+      defaultHeaders: { 'stripe-version': STRIPE_API_VERSION, ...options.defaultHeaders },
+      provider: STRIPE_PROVIDER,
+    });
+    this.cache = options.cache;
+    this.customerPolicy = options.customerCachePolicy ?? { ttlSeconds: 60, staleIfErrorSeconds: 600 };
+    this.paymentsPolicy = options.paymentsCachePolicy ?? { ttlSeconds: 15, staleIfErrorSeconds: 300 };
+  }
+
+  /** A customer, or null when Stripe does not know it (or it was deleted). */
+  async getCustomer(id: string, ctx: CallContext): Promise<Customer | null> {
+    const { value } = await this.cache.getOrLoad(
+      this.key('customer', id),
+      this.provider,
+      this.customerPolicy,
+      async () => {
+        try {
+          const c = await this.request(
+            {
+              method: 'GET',
+              path: `/v1/customers/${encodeURIComponent(id)}`,
+              route: 'GET /v1/customers/:id',
+              schema: stripeCustomerSchema,
+            },
+            ctx,
+          );
+          return { kind: 'value' as const, value: c.deleted ? null : toCustomer(c) };
+        } catch (error) {
+          if ((error as UpstreamError).code === 'NOT_FOUND') return { kind: 'value' as const, value: null };
+          throw error;
+        }
+      },
+      ctx,
+    );
+    return value;
+  }
+
+  /** One page of a customer's PaymentIntents, newest first; `startingAfter` is a PaymentIntent id. */
+  async listPayments(
+    customerId: string,
+    page: { limit: number; startingAfter: string | null },
+    ctx: CallContext,
+  ): Promise<UpstreamPage<Payment>> {
+    const { value } = await this.cache.getOrLoad(
+      this.key('payments', `${customerId}|${page.startingAfter ?? ''}|${page.limit}`),
+      this.provider,
+      this.paymentsPolicy,
+      async () => {
+        const list = await this.request(
+          {
+            method: 'GET',
+            path: '/v1/payment_intents',
+            route: 'GET /v1/payment_intents',
+            query: {
+              customer: customerId,
+              limit: page.limit,
+              starting_after: page.startingAfter ?? undefined,
+            },
+            schema: stripePaymentIntentListSchema,
+          },
+          ctx,
+        );
+        const items = list.data.map(toPayment);
+        const last = items.at(-1);
+        return { kind: 'value' as const, value: { items, next: list.has_more && last ? last.id : null } };
+      },
+      ctx,
+    );
+    return value;
+  }
+
+  /**
+   * Creates and confirms a PaymentIntent. `idempotencyKey` is sent on the first attempt and every
+   * retry, so Stripe creates at most one PaymentIntent however often the request is repeated.
+   */
+  async createPayment(
+    params: CreatePaymentParams,
+    idempotencyKey: string,
+    ctx: CallContext,
+  ): Promise<Payment> {
+    const pi = await this.request(
+      {
+        method: 'POST',
+        path: '/v1/payment_intents',
+        route: 'POST /v1/payment_intents',
+        form: toStripeForm({
+          amount: params.amount,
+          currency: params.currency,
+          customer: params.customerId,
+          description: params.description ?? undefined,
+          payment_method: params.paymentMethod,
+          payment_method_types: ['card'],
+          confirm: true,
+          metadata: { user_id: params.userId },
+        }),
+        idempotencyKey,
+        schema: stripePaymentIntentSchema,
+      },
+      ctx,
+    );
+    this.invalidatePayments(params.customerId);
+    return toPayment(pi);
+  }
+
+  /** Forgets every cached page of a customer's payments (after a mutation or a webhook). */
+  invalidatePayments(customerId: string): void {
+    this.cache.invalidatePrefix(this.key('payments', `${customerId}|`));
+  }
+
+  invalidateCustomer(customerId: string): void {
+    this.cache.invalidate(this.key('customer', customerId));
+  }
+
+  private key(resource: string, id: string): string {
+    return cacheKey(this.provider, this.credentialId, resource, id);
+  }
+
+  /** Reads Stripe's `{error:{type,code,decline_code,message,param}}` and `Stripe-Should-Retry`. */
+  protected override errorFromResponse(
+    res: RawResponse,
+    spec: Parameters<RestClient['errorFromResponse']>[1],
+  ): UpstreamError {
+    let body: ReturnType<typeof stripeErrorSchema.parse> | undefined;
+    try {
+      body = stripeErrorSchema.parse(JSON.parse(res.body));
+    } catch {
+      return super.errorFromResponse(res, spec);
+    }
+    const e = body.error;
+    const shouldRetry = res.headers['stripe-should-retry'];
+    const details: UpstreamErrorDetails = {
+      provider: this.provider,
+      status: res.status,
+      upstreamCode: e.code ?? e.type,
+      upstreamRequestId: res.upstreamRequestId,
+      retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
+      // Stripe's own signal decides first.
+      ...(shouldRetry === 'true' ? { retryable: true } : shouldRetry === 'false' ? { retryable: false } : {}),
+    };
+    if (res.status === 401 || res.status === 403) {
+      // Stripe's 401 message quotes part of the key: say less.
+      return new UpstreamRejectedError(`stripe refused Junction's credentials (${res.status})`, {
+        ...details,
+        retryable: false,
+      });
+    }
+    // Stripe writes its other messages for end users (no secrets in them); cap the length anyway.
+    const message = (e.message ?? `Stripe ${e.type}`).slice(0, 300);
+    if (e.type === 'card_error') {
+      return new PaymentDeclinedError(message, {
+        ...details,
+        retryable: false,
+        detail: e.decline_code ? { declineCode: e.decline_code } : undefined,
+      });
+    }
+    if (res.status === 429 || e.code === 'rate_limit')
+      return new UpstreamRateLimitedError(message, { ...details, retryable: details.retryable ?? true });
+    if (res.status === 404 || e.code === 'resource_missing')
+      return new UpstreamNotFoundError(message, details);
+    if (e.type === 'idempotency_error') {
+      return new UpstreamInputError(message, { ...details, field: 'idempotencyKey', retryable: false });
+    }
+    if (e.type === 'invalid_request_error' && res.status === 400 && e.param) {
+      return new UpstreamInputError(message, { ...details, field: e.param, retryable: false });
+    }
+    if (res.status >= 500 || e.type === 'api_error') return new UpstreamUnavailableError(message, details);
+    return new UpstreamRejectedError(message, {
+      ...details,
+      retryable: details.retryable ?? res.status === 409,
+    });
+  }
+}

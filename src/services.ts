@@ -1,0 +1,170 @@
+// Process-wide provider clients, built once at startup from the config and the resolved endpoints:
+// undici pools, the shared cache, auth strategies and (per provider) the resilience pipeline.
+import type { Logger } from 'pino';
+import type { Config, SendGridRemote, StripeRemote, TwilioRemote, UsersRemote } from './config.js';
+import type { Services } from './graphql/context.js';
+import { SENDGRID_PROVIDER, SendGridClient } from './providers/sendgrid/client.js';
+import { STRIPE_PROVIDER, StripeClient } from './providers/stripe/client.js';
+import { TWILIO_PROVIDER, TwilioClient } from './providers/twilio/client.js';
+import { USERS_PROVIDER, UsersClient } from './providers/users/client.js';
+import { BasicAuth, BearerAuth, OAuth2ClientCredentialsAuth } from './upstream/auth.js';
+import type { ResponseCache } from './upstream/cache.js';
+import type { UpstreamCallInfo } from './upstream/callContext.js';
+import type { UpstreamError } from './upstream/errors.js';
+import type { ProviderHealth } from './upstream/health.js';
+import { createPipeline, type Pipeline } from './upstream/policies/pipeline.js';
+import type { PoolRegistry } from './upstream/pools.js';
+
+type Mode = { mode: 'simulator' | 'remote' };
+
+/** Where each provider actually is: from the environment, or a simulator main.ts started. */
+export interface ProviderEndpoints {
+  users: UsersRemote & Mode;
+  stripe: StripeRemote & Mode;
+  twilio: TwilioRemote & Mode;
+  sendgrid: SendGridRemote & Mode;
+}
+
+export interface ServiceDeps {
+  config: Config;
+  endpoints: ProviderEndpoints;
+  pools: PoolRegistry;
+  cache: ResponseCache;
+  health: ProviderHealth;
+  logger: Logger;
+}
+
+/**
+ * A provider's limit is "N per second": a bucket holding `burst` tokens and refilling at `rate`
+ * can grant burst + rate in one second, so split N between them (10 % burst) to never exceed N.
+ */
+export function bucketFor(limitPerSecond: number, maxWaitMs: number) {
+  const burst = Math.max(1, Math.floor(limitPerSecond / 10));
+  return { ratePerSecond: Math.max(limitPerSecond - burst, limitPerSecond / 2), burst, maxWaitMs };
+}
+
+export function createServices({ config, endpoints, pools, cache, health, logger }: ServiceDeps): Services {
+  for (const [name, endpoint] of [
+    [USERS_PROVIDER, endpoints.users],
+    [STRIPE_PROVIDER, endpoints.stripe],
+    [TWILIO_PROVIDER, endpoints.twilio],
+    [SENDGRID_PROVIDER, endpoints.sendgrid],
+  ] as const) {
+    health.register(name, endpoint.mode);
+  }
+  const onAttempt = (info: UpstreamCallInfo, error: UpstreamError | undefined) => {
+    health.recordAttempt(info, error);
+    if (error && info.outcome === 'error') {
+      logger.warn(
+        {
+          provider: info.provider,
+          route: info.route,
+          status: info.status,
+          attempt: info.attempt,
+          durationMs: info.durationMs,
+          code: error.code,
+          upstreamRequestId: info.upstreamRequestId,
+        },
+        'upstream call failed',
+      );
+    }
+  };
+  const common = {
+    pools,
+    attemptTimeoutMs: config.upstream.attemptTimeoutMs,
+    maxResponseBytes: config.upstream.maxResponseBytes,
+    onAttempt,
+  };
+  const { policies } = config;
+  const pipelines: Record<string, Pipeline> = {};
+  const pipelineFor = (
+    provider: keyof Config['policies']['ratePerSecond'],
+    breakerGroup?: (route: string) => string,
+  ) => {
+    const pipeline = createPipeline({
+      provider,
+      retry: policies.retry,
+      budget: { ratio: policies.retryBudgetRatio },
+      breaker: policies.breaker,
+      breakerGroup,
+      rateLimit: bucketFor(policies.ratePerSecond[provider], policies.rateLimitMaxWaitMs),
+      concurrency: { limit: policies.concurrency, poolConnections: config.upstream.connections },
+      onRetry: (info) =>
+        logger.info(
+          {
+            provider,
+            route: info.route,
+            attempt: info.attempt,
+            delayMs: Math.round(info.delayMs),
+            code: info.error.code,
+          },
+          'retrying upstream call',
+        ),
+      onStateChange: (state, group) => {
+        health.setCircuit(provider, group, state);
+        logger.warn({ provider, group, circuit: state }, `circuit ${state}`);
+      },
+    });
+    pipelines[provider] = pipeline;
+    health.setCircuit(provider, provider, 'closed');
+    return pipeline;
+  };
+
+  const users = new UsersClient({
+    ...common,
+    baseUrl: endpoints.users.apiUrl,
+    auth: new OAuth2ClientCredentialsAuth({
+      provider: USERS_PROVIDER,
+      tokenUrl: endpoints.users.tokenUrl,
+      clientId: endpoints.users.clientId,
+      clientSecret: endpoints.users.clientSecret,
+      dispatcher: pools.get(endpoints.users.tokenUrl),
+    }),
+    cache,
+    cachePolicy: {
+      ttlSeconds: config.usersProvider.cacheTtlSeconds,
+      staleWhileRevalidateSeconds: config.usersProvider.staleWhileRevalidateSeconds,
+      staleIfErrorSeconds: config.usersProvider.staleIfErrorSeconds,
+    },
+    maxBatch: config.usersProvider.maxBatch,
+    executor: pipelineFor(USERS_PROVIDER),
+  });
+  const stripe = new StripeClient({
+    ...common,
+    baseUrl: endpoints.stripe.apiBase,
+    auth: new BearerAuth(endpoints.stripe.secretKey),
+    cache,
+    // Payments (writes) and reads fail for different reasons at Stripe: separate breakers.
+    executor: pipelineFor(STRIPE_PROVIDER, (route) =>
+      route.startsWith('POST') ? 'stripe:writes' : STRIPE_PROVIDER,
+    ),
+  });
+  const twilio = new TwilioClient({
+    ...common,
+    baseUrl: endpoints.twilio.apiBase,
+    auth: new BasicAuth(endpoints.twilio.accountSid, endpoints.twilio.authToken),
+    accountSid: endpoints.twilio.accountSid,
+    cache,
+    executor: pipelineFor(TWILIO_PROVIDER),
+  });
+  const sendgrid = new SendGridClient({
+    ...common,
+    baseUrl: endpoints.sendgrid.apiBase,
+    auth: new BearerAuth(endpoints.sendgrid.apiKey),
+    executor: pipelineFor(SENDGRID_PROVIDER),
+  });
+  return {
+    pipelines,
+    users,
+    stripe,
+    twilio,
+    sendgrid,
+    settings: {
+      smsFrom: endpoints.twilio.fromNumber,
+      smsStatusCallbackUrl: endpoints.twilio.publicBaseUrl
+        ? new URL('/webhooks/twilio', endpoints.twilio.publicBaseUrl).toString()
+        : undefined,
+      emailFrom: endpoints.sendgrid.fromEmail,
+    },
+  };
+}

@@ -1,0 +1,293 @@
+// Adaptive token bucket per provider credential: keeps us under the provider's limit, slows down on
+// its throttling signals (429, RateLimit-* headers) and climbs back to the configured rate after.
+import { type UpstreamErrorDetails, UpstreamRateLimitedError } from '../errors.js';
+import { parseRetryAfter } from '../retryAfter.js';
+
+/** Our own limiter refused (no token within maxWaitMs): the provider was never called. */
+export class LocalRateLimitError extends UpstreamRateLimitedError {
+  /** Tells it apart from the provider's own 429, which does count against the circuit. */
+  readonly local = true;
+  constructor(message: string, details: UpstreamErrorDetails) {
+    super(message, { ...details, notSent: true });
+  }
+}
+
+export function isLocalRateLimitError(error: unknown): error is LocalRateLimitError {
+  return error instanceof LocalRateLimitError;
+}
+
+export interface LimiterTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+// Looked up at call time, so vi.useFakeTimers() installed after import still applies.
+const globalTimers: LimiterTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export interface RateLimiterOptions {
+  /** Provider name carried by the rate-limited error. */
+  provider: string;
+  /** Steady rate we aim for, in requests per second. No default: use the provider's documented limit. */
+  ratePerSecond: number;
+  /** Bucket size: requests allowed at once after idling. Default = ratePerSecond. Trap: above the rate, one second can see burst + rate calls. */
+  burst?: number | undefined;
+  /** Longest a request waits for a token, in ms. Default 1000 ms. Trap: 0 means never wait, fail at once when empty. */
+  maxWaitMs?: number | undefined;
+  /** Floor of the 429 back-off, in requests per second. Default 1/s. Trap: RateLimit-* headers may slow us below it. */
+  minRatePerSecond?: number | undefined;
+  /** Share of the configured rate regained per second without throttling signals. Default 0.1 (10 %/s). */
+  recoveryPerSecond?: number | undefined;
+  /** Clock in epoch ms (X-RateLimit-Reset may be an epoch). Default Date.now. */
+  now?: (() => number) | undefined;
+  /** Timer functions. Default: the global ones at call time. */
+  timers?: LimiterTimers | undefined;
+}
+
+/** What `onResponse` reads: a status and headers with lower-case names (as undici gives them). */
+export interface RateLimitSignal {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+  enqueuedAt: number;
+  timer: unknown;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+// Float dust (0.9999999 tokens) must not cost a whole extra timer round.
+const EPSILON = 1e-9;
+const LOW_REMAINING_SHARE = 0.1;
+
+export class AdaptiveRateLimiter {
+  private readonly provider: string;
+  private readonly configuredRate: number;
+  private readonly burst: number;
+  /** Default longest wait for a token, in ms (see RateLimiterOptions.maxWaitMs). */
+  readonly maxWaitMs: number;
+  private readonly minRate: number;
+  private readonly recoveryPerSecond: number;
+  private readonly now: () => number;
+  private readonly timers: LimiterTimers;
+  private rate: number;
+  private available: number;
+  private lastRefillAt: number;
+  private pausedUntil = 0;
+  // No additive recovery before this instant: a spread over a reset window must last the window.
+  private throttledUntil = 0;
+  private readonly queue: Waiter[] = [];
+  private drainTimer: unknown;
+  private waitedMs = 0;
+
+  constructor(options: RateLimiterOptions) {
+    const { ratePerSecond } = options;
+    if (!(ratePerSecond > 0 && Number.isFinite(ratePerSecond))) {
+      throw new RangeError(`rate limiter ratePerSecond must be a finite number > 0, got ${ratePerSecond}`);
+    }
+    this.provider = options.provider;
+    this.configuredRate = ratePerSecond;
+    this.burst = options.burst ?? Math.max(1, Math.floor(ratePerSecond));
+    if (!(this.burst >= 1)) throw new RangeError(`rate limiter burst must be >= 1, got ${this.burst}`);
+    this.maxWaitMs = options.maxWaitMs ?? 1_000; // 1 s
+    this.minRate = Math.min(ratePerSecond, options.minRatePerSecond ?? 1); // 1/s
+    this.recoveryPerSecond = options.recoveryPerSecond ?? 0.1; // 10 % of the configured rate per second
+    this.now = options.now ?? Date.now;
+    this.timers = options.timers ?? globalTimers;
+    this.rate = ratePerSecond;
+    this.available = this.burst;
+    this.lastRefillAt = this.now();
+  }
+
+  /** The rate in force now, in requests per second (configured, or less while throttled). */
+  get currentRatePerSecond(): number {
+    this.refill(this.now());
+    return this.rate;
+  }
+
+  /** Whole tokens in the bucket now. */
+  get tokens(): number {
+    this.refill(this.now());
+    return Math.max(0, Math.floor(this.available + EPSILON));
+  }
+
+  /** Total ms requests have spent queued for a token (granted, timed out or aborted). */
+  get totalWaitMs(): number {
+    return this.waitedMs;
+  }
+
+  /** Requests queued for a token. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Resolves when a token is taken, in arrival order. Rejects with LocalRateLimitError when no token
+   * is expected within `maxWaitMs`, or with the signal's reason when `signal` aborts first.
+   */
+  acquire(signal?: AbortSignal, maxWaitMs: number = this.maxWaitMs): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const now = this.now();
+    this.refill(now);
+    // No barging: a newcomer may only take a token directly when nobody is queued.
+    if (this.queue.length === 0 && now >= this.pausedUntil && this.available >= 1 - EPSILON) {
+      this.available -= 1;
+      return Promise.resolve();
+    }
+    const expectedMs = this.expectedWaitMs(now, this.queue.length + 1);
+    if (expectedMs > maxWaitMs) return Promise.reject(this.refusal(expectedMs, maxWaitMs));
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        enqueuedAt: now,
+        timer: undefined,
+        signal,
+        onAbort: undefined,
+      };
+      // The expectation can worsen after enqueueing (a 429 halves the rate), so maxWaitMs is also enforced.
+      waiter.timer = this.timers.setTimeout(() => {
+        const at = this.now();
+        // A token due at this very instant still counts as within maxWaitMs.
+        this.grant(at);
+        if (this.remove(waiter, at)) {
+          reject(this.refusal(this.expectedWaitMs(at, this.queue.length + 1), maxWaitMs));
+        }
+      }, maxWaitMs);
+      if (signal) {
+        waiter.onAbort = () => {
+          if (this.remove(waiter, this.now())) reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.queue.push(waiter);
+      this.schedule(now);
+    });
+  }
+
+  /** Feeds one provider answer back: 429 and low RateLimit-Remaining slow us down. */
+  onResponse(response: RateLimitSignal): void {
+    const now = this.now();
+    this.refill(now);
+    const header = (name: string): string | undefined => {
+      const value = response.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    if (response.status === 429) {
+      // Multiplicative decrease: the provider's bucket is empty whatever ours believes. The floor never
+      // raises a rate that RateLimit-* headers already set lower.
+      this.rate = Math.min(this.rate, Math.max(this.minRate, this.rate * 0.5));
+      this.available = Math.min(this.available, 0);
+      const retryAfterSeconds = parseRetryAfter(header('retry-after'), now);
+      if (retryAfterSeconds !== undefined && retryAfterSeconds > 0) {
+        this.pause(now + retryAfterSeconds * 1000);
+      }
+      this.throttledUntil = Math.max(this.throttledUntil, now);
+    }
+    const remaining = toNumber(header('ratelimit-remaining') ?? header('x-ratelimit-remaining'));
+    const reset = toNumber(header('ratelimit-reset') ?? header('x-ratelimit-reset'));
+    if (
+      remaining !== undefined &&
+      reset !== undefined &&
+      (remaining <= 0 || remaining < LOW_REMAINING_SHARE * this.burst)
+    ) {
+      // X-RateLimit-Reset is either seconds to wait or an epoch in seconds; no real delay exceeds 1e9 s.
+      const resetAt = reset > 1e9 ? reset * 1000 : now + reset * 1000;
+      if (resetAt > now) {
+        if (remaining <= 0) {
+          this.pause(resetAt);
+        } else {
+          // Spread what is left over the reset window instead of spending it now and then hitting 429s.
+          this.rate = Math.min(this.rate, remaining / ((resetAt - now) / 1000));
+          this.available = Math.min(this.available, remaining);
+        }
+        this.throttledUntil = Math.max(this.throttledUntil, resetAt);
+      }
+    }
+    this.schedule(now);
+  }
+
+  private pause(until: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, until);
+    this.throttledUntil = Math.max(this.throttledUntil, this.pausedUntil);
+    this.available = Math.min(this.available, 0);
+  }
+
+  private refill(now: number): void {
+    // Tokens do not accrue while paused, so a pause does not end in a burst.
+    const from = Math.max(this.lastRefillAt, this.pausedUntil);
+    if (now > from) {
+      // Accrue at the rate that held over the interval, then recover (additive increase) for the next.
+      this.available = Math.min(this.burst, this.available + ((now - from) / 1000) * this.rate);
+      const recoverFrom = Math.max(from, this.throttledUntil);
+      if (now > recoverFrom && this.rate < this.configuredRate) {
+        const gain = ((now - recoverFrom) / 1000) * this.recoveryPerSecond * this.configuredRate;
+        this.rate = Math.min(this.configuredRate, this.rate + gain);
+      }
+    }
+    this.lastRefillAt = Math.max(this.lastRefillAt, now);
+  }
+
+  /** Ms until the `position`-th queued request (1 = head) would get its token at today's rate. */
+  private expectedWaitMs(now: number, position: number): number {
+    const start = Math.max(now, this.pausedUntil);
+    const missing = Math.max(0, position - this.available);
+    return start - now + (missing / this.rate) * 1000;
+  }
+
+  private grant(now: number): void {
+    this.refill(now);
+    while (this.queue.length > 0 && now >= this.pausedUntil && this.available >= 1 - EPSILON) {
+      const waiter = this.queue[0];
+      if (!waiter) break;
+      this.available -= 1;
+      this.remove(waiter, now);
+      waiter.resolve();
+    }
+    this.schedule(now);
+  }
+
+  private schedule(now: number): void {
+    if (this.drainTimer !== undefined) this.timers.clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    if (this.queue.length === 0) return;
+    const delayMs = Math.max(1, Math.ceil(this.expectedWaitMs(now, 1) - EPSILON));
+    this.drainTimer = this.timers.setTimeout(() => {
+      this.drainTimer = undefined;
+      this.grant(this.now());
+    }, delayMs);
+  }
+
+  private remove(waiter: Waiter, now: number): boolean {
+    const index = this.queue.indexOf(waiter);
+    if (index === -1) return false;
+    this.queue.splice(index, 1);
+    this.timers.clearTimeout(waiter.timer);
+    if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
+    this.waitedMs += now - waiter.enqueuedAt;
+    if (this.queue.length === 0 && this.drainTimer !== undefined) {
+      this.timers.clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+    }
+    return true;
+  }
+
+  private refusal(expectedMs: number, maxWaitMs: number): LocalRateLimitError {
+    const seconds = Math.ceil(expectedMs) / 1000;
+    return new LocalRateLimitError(
+      `${this.provider} rate limit: expected a token within ${maxWaitMs} ms, the next one is ${Math.ceil(expectedMs)} ms away`,
+      { provider: this.provider, retryAfterSeconds: seconds },
+    );
+  }
+}
+
+function toNumber(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value.trim());
+  return value.trim() !== '' && Number.isFinite(n) ? n : undefined;
+}
