@@ -127,7 +127,13 @@ describe('coalescing', () => {
 
 describe('rate limiting', () => {
   it('never lets more than 50 requests reach the provider in any second under 5x that demand', async () => {
-    h = await startHarness({ env: { USERS_RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_MAX_WAIT_MS: '8000' } });
+    h = await startHarness({
+      env: {
+        USERS_RATE_LIMIT_PER_SECOND: '50',
+        RATE_LIMIT_MAX_WAIT_MS: '8000',
+        USERS_CACHE_TTL_SECONDS: '0',
+      },
+    });
     const client = h.app.services.users;
     await client.listUsers({ limit: 1, cursor: null }, {}); // token fetch out of the way
     h.users.resetCounters();
@@ -149,7 +155,9 @@ describe('rate limiting', () => {
   }, 30_000);
 
   it('fails with UPSTREAM_RATE_LIMITED when the wait would exceed its bound', async () => {
-    h = await startHarness({ env: { USERS_RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_MAX_WAIT_MS: '100' } });
+    h = await startHarness({
+      env: { USERS_RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_MAX_WAIT_MS: '100', USERS_CACHE_TTL_SECONDS: '0' },
+    });
     const client = h.app.services.users;
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, () => client.listUsers({ limit: 1, cursor: null }, {})),

@@ -74,22 +74,36 @@ export class UsersClient extends RestClient {
     return Promise.all(ids.map((id) => this.cachedUser(id, ctx)));
   }
 
-  /** One page of all users, in the service's stable order. Not cached: lists change. */
+  /**
+   * One page of all users, in the service's stable order. Pages are cached briefly (the user
+   * policy's TTL, no stale serving): a list changes more often than the users in it.
+   */
   async listUsers(
     page: { limit: number; cursor: string | null },
     ctx: CallContext,
   ): Promise<UpstreamPage<User>> {
-    const body = await this.request(
-      {
-        method: 'GET',
-        path: '/users',
-        route: 'GET /users?limit',
-        query: { limit: page.limit, cursor: page.cursor ?? undefined },
-        schema: userPageSchema,
+    const { value } = await this.cache.getOrLoad(
+      cacheKey(this.provider, this.credentialId, 'users-page', `${page.cursor ?? ''}|${page.limit}`),
+      this.provider,
+      { ttlSeconds: this.cachePolicy.ttlSeconds },
+      async () => {
+        const res = await this.send(
+          {
+            method: 'GET',
+            path: '/users',
+            route: 'GET /users?limit',
+            query: { limit: page.limit, cursor: page.cursor ?? undefined },
+            schema: userPageSchema,
+          },
+          ctx,
+        );
+        const cc = parseCacheControl(res.headers['cache-control']);
+        const value = { items: res.data.data.map(toUser), next: res.data.pagination.next_cursor ?? null };
+        return { kind: 'value' as const, value, ...cc };
       },
       ctx,
     );
-    return { items: body.data.map(toUser), next: body.pagination.next_cursor ?? null };
+    return value;
   }
 
   /** Forgets a cached user (after a change the service told us about). */
