@@ -50,6 +50,46 @@ describe('main', () => {
     expect(p.out()).not.toContain('simulator');
   });
 
+  it('in demo mode, pushes paymentUpdated to a subscriber within 1 s of createPayment', async () => {
+    const { createClient } = await import('graphql-ws');
+    const { default: WebSocket } = await import('ws');
+    const p = start({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
+    await waitFor(() => /Bearer (\S+)/.test(p.out()) && /GraphQL at (http:\S+)/.test(p.out()));
+    const token = /Bearer (\S+)/.exec(p.out())![1]!;
+    const url = /GraphQL at (http:\S+)/.exec(p.out())![1]!;
+    const client = createClient({
+      url: url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
+    try {
+      const received = new Promise<any>((resolve, reject) => {
+        client.subscribe(
+          { query: 'subscription { paymentUpdated(userId: "usr_0001") { id status } }' },
+          { next: resolve, error: reject, complete: () => {} },
+        );
+      });
+      await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query:
+            'mutation { createPayment(input: { userId: "usr_0001", amount: 1999, currency: "usd" }) { payment { id } } }',
+        }),
+      });
+      const id = ((await res.json()) as any).data.createPayment.payment.id;
+      const pushed = await received;
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(pushed.data.paymentUpdated.id).toBe(id);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('starts on simulators in demo mode, prints a token, answers, and drains on SIGTERM', async () => {
     const p = start({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SIM_LATENCY_MS: '400' });
     await waitFor(() => /Bearer (\S+)/.test(p.out()) && /GraphQL at (http:\S+)/.test(p.out()));

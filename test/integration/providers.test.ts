@@ -207,6 +207,19 @@ describe('messages (Twilio)', () => {
     expect(form.get('StatusCallback')).toBe(`${h.url}/webhooks/twilio?userId=usr_0002`);
   });
 
+  it('never retries sendSms (a POST without an idempotency key) after a connection reset', async () => {
+    h = await startHarness({ env: { RETRY_BASE_DELAY_MS: '5' } });
+    h.twilio.faults.add({ match: { method: 'POST' }, reset: 'before-response', times: 1 });
+    const res = await h.gql(
+      'mutation { sendSms(input: { userId: "usr_0002", body: "once" }) { message { id } } }',
+    );
+    expect(res.body.errors![0].extensions).toMatchObject({
+      code: 'UPSTREAM_UNAVAILABLE',
+      provider: 'twilio',
+    });
+    expect(h.twilio.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
   it('maps an invalid number (Twilio 21211) to BAD_USER_INPUT', async () => {
     h = await startHarness();
     h.users.users.get('usr_0005')!.phone_number = '12345';
