@@ -17,8 +17,10 @@ import Fastify, {
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { AllowlistCache, allowlistPlugin, loadAllowlist } from './graphql/allowlist.js';
 import { createContextFactory, type GraphQLContext, type Services } from './graphql/context.js';
 import { createFormatError, isUnexpectedError } from './graphql/errors.js';
+import { createEdgeProtection } from './graphql/limits.js';
 import { buildSchema } from './graphql/schema.js';
 import { attachSubscriptions } from './graphql/subscriptions.js';
 import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
@@ -99,13 +101,24 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   const schema = buildSchema();
+  const edge = createEdgeProtection(schema, config.graphql.limits);
+  const allowlist = config.graphql.allowlistPath ? loadAllowlist(config.graphql.allowlistPath) : undefined;
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     csrfPrevention: true,
     introspection: config.graphql.introspection,
+    // In production: no "Did you mean ...?" suggestions, no stack traces, unexpected errors masked.
+    hideSchemaDetailsFromClientErrors: config.isProduction,
     includeStacktraceInErrorResponses: !config.isProduction,
+    allowBatchedHttpRequests: config.graphql.batching,
+    // Automatic persisted queries are on; in allowlist mode the store is the manifest, read-only.
+    persistedQueries: allowlist ? { cache: new AllowlistCache(allowlist) } : {},
+    validationRules: edge.validationRules,
+    parseOptions: { maxTokens: config.graphql.limits.maxTokens },
     formatError: createFormatError({ maskUnexpected: config.isProduction }),
     plugins: [
+      ...edge.plugins,
+      ...(allowlist ? [allowlistPlugin(allowlist)] : []),
       fastifyApolloDrainPlugin(server),
       // Federated inline traces (ftv1) would hand resolver timings to anyone sending one header.
       ApolloServerPluginInlineTraceDisabled(),

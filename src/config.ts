@@ -122,6 +122,20 @@ export interface Config {
     operationTimeoutMs: number;
     /** Introspection on? Default: on outside production, off in production. */
     introspection: boolean;
+    /** The GraphiQL explorer at GET /graphql. Default: on outside production, off in production. */
+    playground: boolean;
+    /** Arrays of operations in one HTTP request. Default off (each costs a full operation). */
+    batching: boolean;
+    /** Persisted query manifest: when set, only its operations run. Default unset (any operation). */
+    allowlistPath: string | undefined;
+    /** Hostile-query limits, checked before any resolver runs. */
+    limits: {
+      maxDepth: number;
+      maxAliases: number;
+      maxDirectives: number;
+      maxTokens: number;
+      maxCost: number;
+    };
   };
   /** How long SIGTERM waits for requests in flight before forcing exit, in ms. Default 10000 ms. */
   shutdownGraceMs: number;
@@ -372,6 +386,16 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     graphql: {
       operationTimeoutMs: parse('OPERATION_TIMEOUT_MS', int(1, 300_000), 10_000, 'milliseconds 1..300000'),
       introspection: parse('GRAPHQL_INTROSPECTION', booleanString, !isProduction, 'true or false'),
+      playground: parse('GRAPHQL_PLAYGROUND', booleanString, !isProduction, 'true or false'),
+      batching: parse('GRAPHQL_BATCHING', booleanString, false, 'true or false'),
+      allowlistPath: parse('GRAPHQL_ALLOWLIST', z.string().min(1), undefined, 'a file path'),
+      limits: {
+        maxDepth: parse('GRAPHQL_MAX_DEPTH', int(1, 100), 12, 'an integer 1..100'),
+        maxAliases: parse('GRAPHQL_MAX_ALIASES', int(0, 10_000), 100, 'an integer 0..10000'),
+        maxDirectives: parse('GRAPHQL_MAX_DIRECTIVES', int(0, 10_000), 50, 'an integer 0..10000'),
+        maxTokens: parse('GRAPHQL_MAX_TOKENS', int(10, 1_000_000), 5_000, 'an integer 10..1000000'),
+        maxCost: parse('GRAPHQL_MAX_COST', int(1, 100_000_000), 10_000, 'an integer >= 1'),
+      },
     },
     shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),
   };

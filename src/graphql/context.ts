@@ -10,6 +10,7 @@ import type { SendGridClient } from '../providers/sendgrid/client.js';
 import type { StripeClient } from '../providers/stripe/client.js';
 import {
   createCustomerLoader,
+  createPaymentLoader,
   createPaymentsLoader,
   type PaymentsPageKey,
 } from '../providers/stripe/loaders.js';
@@ -44,6 +45,7 @@ export interface Services {
 export interface Loaders {
   user: UserLoader;
   customer: DataLoader<string, Customer | null>;
+  payment: DataLoader<string, Payment | null>;
   payments: DataLoader<PaymentsPageKey, UpstreamPage<Payment>, string>;
   messages: DataLoader<MessagesPageKey, UpstreamPage<Message>, string>;
 }
@@ -105,6 +107,7 @@ export function createContextFactory(options: ContextFactoryOptions) {
       loaders: {
         user: createUserLoader(options.services.users, upstream),
         customer: createCustomerLoader(options.services.stripe, upstream),
+        payment: createPaymentLoader(options.services.stripe, upstream),
         payments: createPaymentsLoader(options.services.stripe, upstream),
         messages: createMessagesLoader(options.services.twilio, upstream),
       },

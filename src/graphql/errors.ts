@@ -5,6 +5,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { isUpstreamError, type UpstreamError } from '../upstream/errors.js';
 import { InvalidCursorError } from '../upstream/pagination.js';
+import { TOKEN_LIMIT_MESSAGE } from './limits.js';
 import { InvalidTokenError } from './viewer.js';
 
 export type ErrorCode =
@@ -123,7 +124,16 @@ export function createFormatError(options: { maskUnexpected: boolean }) {
     if (original instanceof InvalidTokenError) {
       return { ...base, message: original.message, extensions: { code: 'UNAUTHENTICATED' } };
     }
-    if (!isUnexpectedError(error)) return formatted;
+    if (!isUnexpectedError(error)) {
+      // Name the limit when the parser refused a document for its size (see limits.ts).
+      if (
+        formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' &&
+        TOKEN_LIMIT_MESSAGE.test(formatted.message)
+      ) {
+        return { ...formatted, extensions: { ...formatted.extensions, limit: 'maxTokens' } };
+      }
+      return formatted;
+    }
     if (options.maskUnexpected) {
       return { ...base, message: MASKED_MESSAGE, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
     }

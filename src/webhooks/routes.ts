@@ -164,6 +164,7 @@ async function onStripeEvent(
   const parsed = stripePaymentIntentSchema.safeParse(event.data.object);
   if (!parsed.success) throw new WebhookVerificationError('stripe', 'malformed_body', 'payment_intent');
   const payment = toPayment(parsed.data);
+  deps.services.stripe.invalidatePayment(payment.id);
   if (payment.customerId) {
     deps.services.stripe.invalidatePayments(payment.customerId);
     deps.services.stripe.invalidateCustomer(payment.customerId);

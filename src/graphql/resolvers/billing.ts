@@ -5,8 +5,8 @@ import type { Payment } from '../../models/billing.js';
 import type { Connection } from '../../models/connection.js';
 import { paginate } from '../../upstream/pagination.js';
 import { paymentTopic } from '../../webhooks/pubsub.js';
-import { requireSelfOrAdmin } from '../authz.js';
-import { badUserInput, userError } from '../errors.js';
+import { requireSelfOrAdmin, requireViewer } from '../authz.js';
+import { badUserInput, forbidden, userError } from '../errors.js';
 import { checkFirst } from './paging.js';
 
 const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
@@ -41,6 +41,16 @@ export const billingResolvers: Resolvers = {
         return ctx.pubsub.subscribe(paymentTopic(userId));
       },
       resolve: (payment: Payment) => payment,
+    },
+  },
+  Payment: {
+    // A federated reference: the owner (from the PaymentIntent's metadata) or an admin may read it.
+    __resolveReference: async (reference, ctx) => {
+      const viewer = requireViewer(ctx);
+      const payment = await ctx.loaders.payment.load(reference.id);
+      if (payment && !viewer.isAdmin && payment.userId !== viewer.id)
+        throw forbidden("You may only access your own user's data");
+      return payment;
     },
   },
   PaymentConnection: {

@@ -93,6 +93,39 @@ export class StripeClient extends RestClient {
     return value;
   }
 
+  /** One PaymentIntent by id, or null when Stripe does not know it. */
+  async getPayment(id: string, ctx: CallContext): Promise<Payment | null> {
+    const { value } = await this.cache.getOrLoad(
+      this.key('payment', id),
+      this.provider,
+      this.paymentsPolicy,
+      async () => {
+        try {
+          const pi = await this.request(
+            {
+              method: 'GET',
+              path: `/v1/payment_intents/${encodeURIComponent(id)}`,
+              route: 'GET /v1/payment_intents/:id',
+              schema: stripePaymentIntentSchema,
+            },
+            ctx,
+          );
+          return { kind: 'value' as const, value: toPayment(pi) };
+        } catch (error) {
+          if ((error as UpstreamError).code === 'NOT_FOUND') return { kind: 'value' as const, value: null };
+          throw error;
+        }
+      },
+      ctx,
+    );
+    return value;
+  }
+
+  /** Forgets a cached PaymentIntent (after a webhook said it changed). */
+  invalidatePayment(id: string): void {
+    this.cache.invalidate(this.key('payment', id));
+  }
+
   /** One page of a customer's PaymentIntents, newest first; `startingAfter` is a PaymentIntent id. */
   async listPayments(
     customerId: string,

@@ -21,6 +21,15 @@ export function createCustomerLoader(
   );
 }
 
+export function createPaymentLoader(
+  client: StripeClient,
+  ctx: CallContext,
+): DataLoader<string, Payment | null> {
+  return new DataLoader<string, Payment | null>((ids) =>
+    Promise.all(ids.map((id) => client.getPayment(id, ctx).catch((e: unknown) => e as Error))),
+  );
+}
+
 export function createPaymentsLoader(
   client: StripeClient,
   ctx: CallContext,
