@@ -16,15 +16,19 @@ import Fastify, {
 } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
+import { mintToken } from './cli/token.js';
 import type { Config } from './config.js';
 import { AllowlistCache, allowlistPlugin, loadAllowlist } from './graphql/allowlist.js';
 import { createContextFactory, type GraphQLContext, type Services } from './graphql/context.js';
 import { createFormatError, isUnexpectedError } from './graphql/errors.js';
 import { createEdgeProtection } from './graphql/limits.js';
+import { registerPlayground } from './graphql/playground.js';
 import { buildSchema } from './graphql/schema.js';
 import { attachSubscriptions } from './graphql/subscriptions.js';
 import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
 import { createLogger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { operationPlugin } from './observability/operationPlugin.js';
 import { createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
@@ -41,6 +45,8 @@ export interface AppOptions {
   endpoints: ProviderEndpoints;
   /** Default: a pino logger at `config.logLevel` on stdout. */
   logger?: Logger;
+  /** Default: a fresh registry (tests read it). */
+  metrics?: Metrics;
 }
 
 export interface App {
@@ -51,6 +57,7 @@ export interface App {
   pools: PoolRegistry;
   logger: Logger;
   pubsub: PubSub;
+  metrics: Metrics;
   /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
   setPublicBaseUrl(url: string): void;
   /** Stops accepting, drains requests in flight, then closes upstream pools. Idempotent. */
@@ -72,9 +79,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     headersTimeoutMs: config.upstream.attemptTimeoutMs,
     bodyTimeoutMs: config.upstream.attemptTimeoutMs,
   });
-  const cache = new ResponseCache({ maxBytes: config.cache.maxBytes });
+  const metrics = options.metrics ?? new Metrics();
+  const cache = new ResponseCache({
+    maxBytes: config.cache.maxBytes,
+    onOutcome: (p, o) => metrics.cache(p, o),
+  });
   const health = new ProviderHealth();
-  const services = createServices({ config, endpoints, pools, cache, health, logger });
+  const services = createServices({ config, endpoints, pools, cache, health, logger, metrics });
+  metrics.watchPipelines(services.pipelines);
   const pubsub = new PubSub();
   const deduper = new EventDeduper();
   let publicBaseUrl = config.publicBaseUrl ?? endpoints.twilio.publicBaseUrl;
@@ -122,28 +134,24 @@ export async function buildApp(options: AppOptions): Promise<App> {
       fastifyApolloDrainPlugin(server),
       // Federated inline traces (ftv1) would hand resolver timings to anyone sending one header.
       ApolloServerPluginInlineTraceDisabled(),
-      ...(config.isProduction ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // Apollo's landing page loads its explorer from a CDN; Junction serves its own (playground.ts).
+      ApolloServerPluginLandingPageDisabled(),
+      operationPlugin({
+        metrics,
+        reportMode: config.graphql.upstreamReport,
+        reportAdminsOnly: config.isProduction,
+      }),
       {
         async requestDidStart() {
           return {
             async didEncounterErrors({ errors, contextValue }) {
               for (const error of errors) {
                 if (isUnexpectedError(error)) {
-                  contextValue.logger.error(
+                  contextValue.logger?.error(
                     { err: error.originalError ?? error, requestId: contextValue.requestId },
                     'unexpected error',
                   );
                 }
-              }
-            },
-            async willSendResponse({ response, contextValue }) {
-              // Mark answers that came (partly) from a stale cache entry.
-              const stale = contextValue.report?.staleProviders() ?? [];
-              if (stale.length > 0 && response.body.kind === 'single') {
-                response.body.singleResult.extensions = {
-                  ...response.body.singleResult.extensions,
-                  stale: { providers: stale },
-                };
               }
             },
           };
@@ -182,6 +190,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
       throw error;
     }
   };
+  // Browsers asking for a page get the offline GraphiQL explorer; every other request on
+  // /graphql (POST, ?query=, JSON clients) still reaches Apollo below.
+  await registerPlayground(server, {
+    path: '/graphql',
+    enabled: config.graphql.playground,
+    demoToken:
+      config.jwt.isDemoSecret && config.jwt.secret
+        ? await mintToken(config.jwt.secret, { sub: 'usr_0001', admin: true, ttlSeconds: 24 * 3600 })
+        : undefined,
+  });
   server.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
@@ -192,6 +210,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     services,
     pubsub,
     deduper,
+    observer: {
+      received: (provider) => metrics.webhookReceived(provider),
+      rejected: (provider, reason) => metrics.webhookRejected(provider, reason),
+      duplicate: (provider) => metrics.webhookDuplicate(provider),
+    },
     secrets: {
       stripeSecrets: endpoints.stripe.webhookSecrets,
       twilioAuthToken: endpoints.twilio.authToken,
@@ -212,6 +235,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   let draining = false;
   server.get('/healthz', async () => ({ status: 'ok' }));
+  server.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.text()),
+  );
   server.get('/readyz', async (_request, reply) => {
     // A provider outage does not make Junction unready: it still serves every other field.
     if (draining) return reply.code(503).send({ status: 'draining', providers: health.snapshot() });
@@ -231,5 +257,5 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return closing;
   };
 
-  return { server, services, health, cache, pools, logger, pubsub, setPublicBaseUrl, close };
+  return { server, services, health, cache, pools, logger, pubsub, metrics, setPublicBaseUrl, close };
 }

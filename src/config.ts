@@ -126,6 +126,8 @@ export interface Config {
     playground: boolean;
     /** Arrays of operations in one HTTP request. Default off (each costs a full operation). */
     batching: boolean;
+    /** Upstream report in extensions: `header` (x-junction-upstream-report: 1), `always` or `off`. Default header; production: admins only. */
+    upstreamReport: 'off' | 'header' | 'always';
     /** Persisted query manifest: when set, only its operations run. Default unset (any operation). */
     allowlistPath: string | undefined;
     /** Hostile-query limits, checked before any resolver runs. */
@@ -388,6 +390,12 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
       introspection: parse('GRAPHQL_INTROSPECTION', booleanString, !isProduction, 'true or false'),
       playground: parse('GRAPHQL_PLAYGROUND', booleanString, !isProduction, 'true or false'),
       batching: parse('GRAPHQL_BATCHING', booleanString, false, 'true or false'),
+      upstreamReport: parse(
+        'UPSTREAM_REPORT',
+        z.enum(['off', 'header', 'always']),
+        'header',
+        'off, header or always',
+      ),
       allowlistPath: parse('GRAPHQL_ALLOWLIST', z.string().min(1), undefined, 'a file path'),
       limits: {
         maxDepth: parse('GRAPHQL_MAX_DEPTH', int(1, 100), 12, 'an integer 1..100'),

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config, SendGridRemote, StripeRemote, TwilioRemote, UsersRemote } from './config.js';
 import type { Services } from './graphql/context.js';
+import type { Metrics } from './observability/metrics.js';
 import { SENDGRID_PROVIDER, SendGridClient } from './providers/sendgrid/client.js';
 import { STRIPE_PROVIDER, StripeClient } from './providers/stripe/client.js';
 import { TWILIO_PROVIDER, TwilioClient } from './providers/twilio/client.js';
@@ -26,6 +27,7 @@ export interface ProviderEndpoints {
 }
 
 export interface ServiceDeps {
+  metrics: Metrics;
   config: Config;
   endpoints: ProviderEndpoints;
   pools: PoolRegistry;
@@ -43,7 +45,15 @@ export function bucketFor(limitPerSecond: number, maxWaitMs: number) {
   return { ratePerSecond: Math.max(limitPerSecond - burst, limitPerSecond / 2), burst, maxWaitMs };
 }
 
-export function createServices({ config, endpoints, pools, cache, health, logger }: ServiceDeps): Services {
+export function createServices({
+  config,
+  endpoints,
+  pools,
+  cache,
+  health,
+  logger,
+  metrics,
+}: ServiceDeps): Services {
   for (const [name, endpoint] of [
     [USERS_PROVIDER, endpoints.users],
     [STRIPE_PROVIDER, endpoints.stripe],
@@ -54,6 +64,7 @@ export function createServices({ config, endpoints, pools, cache, health, logger
   }
   const onAttempt = (info: UpstreamCallInfo, error: UpstreamError | undefined) => {
     health.recordAttempt(info, error);
+    metrics.upstreamAttempt(info, error);
     if (error && info.outcome === 'error') {
       logger.warn(
         {
@@ -89,7 +100,9 @@ export function createServices({ config, endpoints, pools, cache, health, logger
       breakerGroup,
       rateLimit: bucketFor(policies.ratePerSecond[provider], policies.rateLimitMaxWaitMs),
       concurrency: { limit: policies.concurrency, poolConnections: config.upstream.connections },
-      onRetry: (info) =>
+      onThrottle: (name, waitedMs) => metrics.throttled(name, waitedMs),
+      onRetry: (info) => {
+        metrics.retry(provider, info.route);
         logger.info(
           {
             provider,
@@ -99,14 +112,17 @@ export function createServices({ config, endpoints, pools, cache, health, logger
             code: info.error.code,
           },
           'retrying upstream call',
-        ),
+        );
+      },
       onStateChange: (state, group) => {
         health.setCircuit(provider, group, state);
+        metrics.circuit(provider, group, state);
         logger.warn({ provider, group, circuit: state }, `circuit ${state}`);
       },
     });
     pipelines[provider] = pipeline;
     health.setCircuit(provider, provider, 'closed');
+    metrics.circuit(provider, provider, 'closed');
     return pipeline;
   };
 

@@ -97,6 +97,7 @@ export function createContextFactory(options: ContextFactoryOptions) {
       requestId: facts.requestId,
       onCall: (info) => report.recordCall(info),
       onCache: (provider, outcome) => report.recordCache(provider, outcome),
+      onThrottle: (provider, waitedMs) => report.recordThrottle(provider, waitedMs),
     };
     return {
       requestId: facts.requestId,

@@ -10,10 +10,12 @@ export interface ProviderSummary {
   cacheMisses: number;
   staleServed: number;
   totalMs: number;
+  throttleWaitMs: number;
 }
 
 export class UpstreamReport {
   readonly calls: UpstreamCallInfo[] = [];
+  readonly startedAtMs = Date.now();
   private readonly providers = new Map<string, ProviderSummary>();
 
   recordCall(info: UpstreamCallInfo): void {
@@ -30,6 +32,44 @@ export class UpstreamReport {
     if (outcome === 'hit') s.cacheHits += 1;
     else if (outcome === 'stale') s.staleServed += 1;
     else s.cacheMisses += 1;
+  }
+
+  recordThrottle(provider: string, waitedMs: number): void {
+    this.summary(provider).throttleWaitMs += waitedMs;
+  }
+
+  /** What `extensions.upstream` shows: per provider totals and the timing of each call. */
+  toJSON(): {
+    totalCalls: number;
+    providers: Record<string, ProviderSummary>;
+    calls: Array<{
+      provider: string;
+      route: string;
+      status: number | null;
+      attempt: number;
+      outcome: string;
+      startMs: number;
+      durationMs: number;
+    }>;
+  } {
+    return {
+      totalCalls: this.calls.length,
+      providers: Object.fromEntries(
+        [...this.providers].map(([p, s]) => [
+          p,
+          { ...s, totalMs: Math.round(s.totalMs), throttleWaitMs: Math.round(s.throttleWaitMs) },
+        ]),
+      ),
+      calls: this.calls.map((c) => ({
+        provider: c.provider,
+        route: c.route,
+        status: c.status ?? null,
+        attempt: c.attempt,
+        outcome: c.errorCode ?? c.outcome,
+        startMs: Math.max(0, c.startedAtMs - this.startedAtMs),
+        durationMs: Math.round(c.durationMs),
+      })),
+    };
   }
 
   /** True when any answer came from a stale cache entry. */
@@ -54,7 +94,16 @@ export class UpstreamReport {
   private summary(provider: string): ProviderSummary {
     let s = this.providers.get(provider);
     if (!s) {
-      s = { calls: 0, errors: 0, retries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0, totalMs: 0 };
+      s = {
+        calls: 0,
+        errors: 0,
+        retries: 0,
+        cacheHits: 0,
+        cacheMisses: 0,
+        staleServed: 0,
+        totalMs: 0,
+        throttleWaitMs: 0,
+      };
       this.providers.set(provider, s);
     }
     return s;

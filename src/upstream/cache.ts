@@ -58,6 +58,8 @@ export interface ResponseCacheOptions {
   maxBytes: number;
   /** Clock in ms; replaceable in tests. Default `Date.now`. */
   now?: () => number;
+  /** Called for every lookup's outcome (metrics). */
+  onOutcome?: (provider: string, outcome: CacheOutcome) => void;
 }
 
 export interface CacheStats {
@@ -72,9 +74,11 @@ export class ResponseCache {
   private readonly lru: LRUCache<string, Entry, FetchContext>;
   private readonly now: () => number;
   private readonly counters = { hits: 0, misses: 0, stale: 0 };
+  private readonly onOutcome: ResponseCacheOptions['onOutcome'];
 
   constructor(options: ResponseCacheOptions) {
     this.now = options.now ?? Date.now;
+    this.onOutcome = options.onOutcome;
     this.lru = new LRUCache<string, Entry, FetchContext>({
       // One clock for lru-cache's TTLs and our stale windows, so tests can move both together.
       perf: { now: this.now },
@@ -186,6 +190,7 @@ export class ResponseCache {
     else if (outcome === 'stale') this.counters.stale += 1;
     else this.counters.misses += 1;
     ctx.onCache?.(provider, outcome);
+    this.onOutcome?.(provider, outcome);
   }
 }
 

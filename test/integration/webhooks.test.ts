@@ -17,7 +17,7 @@ afterEach(async () => {
 
 function subscribe(harness: Harness, token: string, query: string) {
   const client = createClient({
-    url: harness.url.replace('http', 'ws') + '/graphql',
+    url: `${harness.url.replace('http', 'ws')}/graphql`,
     webSocketImpl: WebSocket,
     connectionParams: { authorization: `Bearer ${token}` },
     retryAttempts: 0,
