@@ -1,5 +1,6 @@
 // Test harness: a real Junction on a loopback port over real simulators (all four providers, with
 // their webhooks wired back to it), plus a tiny GraphQL-over-HTTP client.
+import type { Logger } from 'pino';
 import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
 import { DEMO_JWT_SECRET, loadConfig } from '../../src/config.js';
@@ -58,6 +59,8 @@ export interface HarnessOptions {
   sendgrid?: SendGridSimulatorOptions;
   /** Seeded users for the Stripe and Twilio simulators. Default 1000. */
   seedUsers?: number;
+  /** Default: a silent logger. */
+  logger?: Logger;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -116,7 +119,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         webhookPublicKey: sendgridKeys.publicKey,
       },
     },
-    logger: createLogger('silent'),
+    logger: options.logger ?? createLogger('silent'),
   });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.server.address() as { port: number };
