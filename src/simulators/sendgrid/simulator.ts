@@ -5,8 +5,8 @@ import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
 import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { CountFilter, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator } from '../shared/simulator.js';
+import type { SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
+import { createSimulator, delegateSimulator } from '../shared/simulator.js';
 import type { MailSendBody, SendGridFieldError } from './validation.js';
 import { validateMailSend } from './validation.js';
 import type { SendGridEvent, SendGridEventWebhookTarget } from './webhooks.js';
@@ -131,24 +131,7 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
     routes: [{ method: 'POST', path: '/v3/mail/send', handler: mailSend }],
   });
 
-  return {
-    get name() {
-      return sim.name;
-    },
-    start: () => sim.start(),
-    get url() {
-      return sim.url;
-    },
-    async close() {
-      outbox.close();
-      await sim.close();
-    },
-    get requests() {
-      return sim.requests;
-    },
-    count: (filter?: CountFilter) => sim.count(filter),
-    resetCounters: () => sim.resetCounters(),
-    faults: providerFaultController(sim.faults, faultShape),
+  const own: Omit<SendGridSimulator, keyof Simulator> = {
     apiKey,
     sent,
     events,
@@ -158,6 +141,13 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
     },
     flushWebhooks: () => outbox.flush(),
   };
+  return Object.assign(
+    delegateSimulator(sim, {
+      onClose: () => outbox.close(),
+      faults: providerFaultController(sim.faults, faultShape),
+    }),
+    own,
+  );
 }
 
 /**

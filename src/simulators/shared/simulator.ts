@@ -486,3 +486,38 @@ function writePartial(res: ServerResponse, wire: WireResponse, after: () => void
     after();
   }
 }
+
+export interface SimulatorHooks {
+  /** Runs before the server closes (e.g. stop a webhook outbox). */
+  onClose?: () => void;
+  /** Runs after the request counters reset (e.g. provider-specific counters). */
+  onReset?: () => void;
+  /** A provider-specific fault controller (e.g. one that fills in the provider's error body). */
+  faults?: FaultController;
+}
+
+/** The Simulator members of a provider simulator, delegated to `sim`; the provider adds its own on top. */
+export function delegateSimulator(sim: Simulator, hooks: SimulatorHooks = {}): Simulator {
+  return {
+    get name() {
+      return sim.name;
+    },
+    start: () => sim.start(),
+    get url() {
+      return sim.url;
+    },
+    async close() {
+      hooks.onClose?.();
+      await sim.close();
+    },
+    get requests() {
+      return sim.requests;
+    },
+    count: (filter?: CountFilter) => sim.count(filter),
+    resetCounters() {
+      sim.resetCounters();
+      hooks.onReset?.();
+    },
+    faults: hooks.faults ?? sim.faults,
+  };
+}

@@ -4,8 +4,8 @@ import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
 import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { CountFilter, Route, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator } from '../shared/simulator.js';
+import type { Route, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
+import { createSimulator, delegateSimulator } from '../shared/simulator.js';
 import { seedUsers as buildSeedUsers } from '../users/seed.js';
 import type { StripeErrorObject } from './errors.js';
 import {
@@ -555,28 +555,7 @@ export function createStripeSimulator(opts: StripeSimulatorOptions = {}): Stripe
     return next;
   };
 
-  return {
-    get name() {
-      return sim.name;
-    },
-    start: () => sim.start(),
-    get url() {
-      return sim.url;
-    },
-    async close() {
-      outbox.close();
-      await sim.close();
-    },
-    get requests() {
-      return sim.requests;
-    },
-    count: (filter?: CountFilter) => sim.count(filter),
-    resetCounters() {
-      sim.resetCounters();
-      created.customer = 0;
-      created.payment_intent = 0;
-    },
-    faults,
+  const own: Omit<StripeSimulator, keyof Simulator> = {
     customers,
     paymentIntents,
     secretKey,
@@ -590,6 +569,17 @@ export function createStripeSimulator(opts: StripeSimulatorOptions = {}): Stripe
     },
     flushWebhooks: () => outbox.flush(),
   };
+  return Object.assign(
+    delegateSimulator(sim, {
+      onClose: () => outbox.close(),
+      onReset: () => {
+        created.customer = 0;
+        created.payment_intent = 0;
+      },
+      faults,
+    }),
+    own,
+  );
 }
 
 /** The key from `Bearer <key>` or from HTTP Basic `<key>:` (stripe-node sends Bearer; curl -u sends Basic). */

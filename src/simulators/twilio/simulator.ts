@@ -5,8 +5,8 @@ import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
 import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { CountFilter, Route, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator, SimHttpError } from '../shared/simulator.js';
+import type { Route, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
+import { createSimulator, delegateSimulator, SimHttpError } from '../shared/simulator.js';
 import { seedUsers as buildSeedUsers } from '../users/seed.js';
 import type { TwilioMessage, TwilioMessageStatus } from './messages.js';
 import { buildMessage, isE164, TWILIO_API_VERSION, twilioSid, withMessageStatus } from './messages.js';
@@ -302,27 +302,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions = {}): Twilio
     ],
   });
 
-  return {
-    get name() {
-      return sim.name;
-    },
-    start: () => sim.start(),
-    get url() {
-      return sim.url;
-    },
-    async close() {
-      outbox.close();
-      await sim.close();
-    },
-    get requests() {
-      return sim.requests;
-    },
-    count: (filter?: CountFilter) => sim.count(filter),
-    resetCounters() {
-      sim.resetCounters();
-      created = 0;
-    },
-    faults: providerFaultController(sim.faults, faultShape),
+  const own: Omit<TwilioSimulator, keyof Simulator> = {
     messages,
     accountSid,
     authToken,
@@ -332,6 +312,16 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions = {}): Twilio
     setMessageStatus: setStatus,
     createdCount: () => created,
   };
+  return Object.assign(
+    delegateSimulator(sim, {
+      onClose: () => outbox.close(),
+      onReset: () => {
+        created = 0;
+      },
+      faults: providerFaultController(sim.faults, faultShape),
+    }),
+    own,
+  );
 }
 
 /** Twilio's REST error body. */

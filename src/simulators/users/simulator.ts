@@ -2,8 +2,8 @@
 // tokens really expire, and the /users routes (by id, batch by ids, cursor pages) over seeded data.
 import { randomBytes } from 'node:crypto';
 import type { FaultRule } from '../shared/faults.js';
-import type { CountFilter, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator } from '../shared/simulator.js';
+import type { SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
+import { createSimulator, delegateSimulator } from '../shared/simulator.js';
 import type { SimUserRecord } from './seed.js';
 import { seedUsers } from './seed.js';
 
@@ -204,26 +204,7 @@ export function createUsersSimulator(opts: UsersSimulatorOptions = {}): UsersSim
     for (const token of tokens.keys()) tokens.set(token, 0);
   };
 
-  return {
-    get name() {
-      return sim.name;
-    },
-    start: () => sim.start(),
-    get url() {
-      return sim.url;
-    },
-    close: () => sim.close(),
-    get requests() {
-      return sim.requests;
-    },
-    count: (filter?: CountFilter) => sim.count(filter),
-    resetCounters() {
-      sim.resetCounters();
-      issued = 0;
-    },
-    get faults() {
-      return sim.faults;
-    },
+  const own: Omit<UsersSimulator, keyof Simulator> = {
     users,
     credentials,
     tokensIssued: () => issued,
@@ -233,6 +214,14 @@ export function createUsersSimulator(opts: UsersSimulatorOptions = {}): UsersSim
       tokenTtlSeconds = checkTtl(seconds);
     },
   };
+  return Object.assign(
+    delegateSimulator(sim, {
+      onReset: () => {
+        issued = 0;
+      },
+    }),
+    own,
+  );
 }
 
 function checkTtl(seconds: number): number {
