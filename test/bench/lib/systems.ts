@@ -1,0 +1,102 @@
+// The systems under test: Junction and the four baselines, how each is started, and the
+// environment each gets (the same upstreams, credentials, socket cap and timeout for all).
+import { DEMO_JWT_SECRET } from '../../../src/config.js';
+import type { SimsInfo } from '../sims.js';
+import type { SystemId } from './config.js';
+
+export interface SystemDef {
+  id: SystemId;
+  label: string;
+  short: string;
+  entry: string;
+  description: string;
+}
+
+export const SYSTEMS: Record<SystemId, SystemDef> = {
+  junction: {
+    id: 'junction',
+    label: 'Junction',
+    short: 'Junction',
+    entry: 'test/bench/servers/junction.ts',
+    description:
+      'Junction as shipped (NODE_ENV=production): per-request DataLoaders over the shared lru-cache, the process-wide users batcher, undici pools and the resilience pipeline (retry, breaker, rate limiter, concurrency).',
+  },
+  naive: {
+    id: 'naive',
+    label: 'B1 naive fetch',
+    short: 'B1 naive',
+    entry: 'test/bench/baselines/naive.ts',
+    description:
+      'Apollo Server 5 (standalone) whose resolvers call `fetch` once per item: `GET /users/{id}` per `user`, one Stripe GET per `billing` and per `payments`. Keep-alive, per-call timeout, cached OAuth token.',
+  },
+  'datasource-rest': {
+    id: 'datasource-rest',
+    label: 'B2 datasource-rest',
+    short: 'B2 ds-rest',
+    entry: 'test/bench/baselines/datasource-rest.ts',
+    description:
+      'Apollo Server 5 + `@apollo/datasource-rest` 6.4.1: one RESTDataSource per upstream per operation (identical GETs in one operation deduplicated), a shared HTTP cache that honours Cache-Control (users: `private`, Stripe: `no-store`, so nothing is shared).',
+  },
+  dataloader: {
+    id: 'dataloader',
+    label: 'B3 DataLoader + undici',
+    short: 'B3 dataloader',
+    entry: 'test/bench/baselines/dataloader.ts',
+    description:
+      'The textbook setup: Apollo Server 5 + per-request DataLoaders (users batched by `GET /users?ids=`, Stripe loads deduplicated) over undici Pools. No shared cache, no retries, breaker or limits.',
+  },
+  hive: {
+    id: 'hive',
+    label: 'B4 Hive Gateway (Mesh/OpenAPI)',
+    short: 'B4 hive',
+    entry: 'test/bench/baselines/hive-gateway.ts',
+    description:
+      'Hive Gateway runtime 2.12.1 over a supergraph composed at startup by GraphQL Mesh Compose 1.8.2 from OpenAPI descriptions of the users and Stripe simulators (@omnigraph/openapi 0.112.4); `user`/`users` by `@resolveTo`, `billing`/`payments`/`name` as gateway resolvers delegating to the Stripe subgraph. No response cache configured.',
+  },
+};
+
+export interface EnvKnobs {
+  connections: number;
+  timeoutMs: number;
+  rateLimit: number;
+  logLevel?: string;
+}
+
+/** The environment of a system under test. Junction reads it through its own config loader. */
+export function systemEnv(id: SystemId, sims: SimsInfo, knobs: EnvKnobs): Record<string, string> {
+  const common: Record<string, string> = {
+    NODE_ENV: 'production',
+    JWT_SECRET: DEMO_JWT_SECRET,
+    USERS_API_URL: sims.users.url,
+    USERS_TOKEN_URL: sims.users.tokenUrl,
+    USERS_CLIENT_ID: sims.users.clientId,
+    USERS_CLIENT_SECRET: sims.users.clientSecret,
+    STRIPE_API_BASE: sims.stripe.url,
+    STRIPE_SECRET_KEY: sims.stripe.secretKey,
+    UPSTREAM_CONNECTIONS: String(knobs.connections),
+    UPSTREAM_TIMEOUT_MS: String(knobs.timeoutMs),
+  };
+  if (id !== 'junction') return common;
+  const rate = String(knobs.rateLimit);
+  return {
+    ...common,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: knobs.logLevel ?? 'silent',
+    STRIPE_WEBHOOK_SECRET: 'whsec_bench_not_used',
+    TWILIO_API_BASE: sims.twilio.url,
+    TWILIO_ACCOUNT_SID: sims.twilio.accountSid,
+    TWILIO_AUTH_TOKEN: sims.twilio.authToken,
+    TWILIO_FROM_NUMBER: sims.twilio.fromNumber,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:9',
+    SENDGRID_API_BASE: sims.sendgrid.url,
+    SENDGRID_API_KEY: sims.sendgrid.apiKey,
+    SENDGRID_FROM_EMAIL: 'bench@junction.test',
+    SENDGRID_WEBHOOK_PUBLIC_KEY: sims.sendgrid.webhookPublicKey,
+    UPSTREAM_CONCURRENCY: String(knobs.connections),
+    USERS_RATE_LIMIT_PER_SECOND: rate,
+    STRIPE_RATE_LIMIT_PER_SECOND: rate,
+    TWILIO_RATE_LIMIT_PER_SECOND: rate,
+    SENDGRID_RATE_LIMIT_PER_SECOND: rate,
+  };
+}

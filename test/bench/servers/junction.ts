@@ -1,0 +1,42 @@
+// Child process: Junction itself, configured from the environment exactly as `npm start` would be
+// (NODE_ENV=production, every provider pointed at the bench's simulators), plus two bench-only
+// controls over IPC: clear the shared cache, and "cold" mode (cache cleared before every request,
+// so every request goes upstream, as for a system without a shared cache).
+import { buildApp } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { startProviders } from '../../../src/simulators/demo.js';
+import { failStartup, serveParent } from '../lib/child.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
+  const providers = await startProviders(config);
+  if (providers.simulators.length > 0) throw new Error('bench: Junction must use the bench simulators');
+  const app = await buildApp({ config, endpoints: providers.endpoints, logger });
+  let cold = false;
+  // Runs before Fastify's own request handler, for every request.
+  app.server.server.prependListener('request', () => {
+    if (cold) app.cache.clear();
+  });
+  await app.server.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.server.address() as { port: number };
+  serveParent(
+    { url: `http://127.0.0.1:${port}` },
+    {
+      clearCache: () => {
+        app.cache.clear();
+        return true;
+      },
+      setCold: (m) => {
+        cold = m.on === true;
+        if (cold) app.cache.clear();
+        return cold;
+      },
+      stats: () => ({ rss: process.memoryUsage().rss, cache: app.cache.stats() }),
+    },
+    () => app.close(),
+  );
+}
+
+main().catch(failStartup);
