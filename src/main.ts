@@ -2,7 +2,7 @@
 import { buildApp } from './app.js';
 import { mintToken } from './cli/token.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './observability/logger.js';
+import { createServiceLogger } from './observability/logger.js';
 import { startProviders } from './simulators/demo.js';
 
 async function main(): Promise<void> {
@@ -16,7 +16,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const { logger, flush } = createServiceLogger(config.logLevel);
+  // Buffered log lines reach stdout before any exit.
+  process.on('exit', flush);
   const providers = await startProviders(config);
   for (const sim of providers.simulators) {
     logger.info(

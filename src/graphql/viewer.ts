@@ -1,5 +1,6 @@
 // Who is asking: verifies the client's bearer JWT (HS256 secret or a JWKS URL) with jose.
 import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 
 export interface Viewer {
@@ -20,27 +21,51 @@ export class InvalidTokenError extends Error {
 
 export type ViewerVerifier = (authorization: string | undefined) => Promise<Viewer | null>;
 
-/** Builds the verifier once at startup (the JWKS is fetched lazily and cached by jose). */
-export function createViewerVerifier(jwt: Config['jwt']): ViewerVerifier {
-  const key: Uint8Array | JWTVerifyGetKey = jwt.jwksUrl
+export interface ViewerVerifierOptions {
+  /** Verified tokens remembered, so a client's repeated token is checked once. Default 10,000. */
+  cacheSize?: number;
+  /** Longest a verified token is remembered, in ms; never past its `exp`. Default 60 s. */
+  cacheTtlMs?: number;
+}
+
+/**
+ * Builds the verifier once at startup. The HMAC key is imported once (jose would re-import a raw
+ * secret on every call), the JWKS is fetched lazily and cached by jose, and verified tokens are
+ * remembered briefly (never past `exp`), since a client sends the same token with every request.
+ */
+export function createViewerVerifier(
+  jwt: Config['jwt'],
+  options: ViewerVerifierOptions = {},
+): ViewerVerifier {
+  const key: Promise<CryptoKey> | JWTVerifyGetKey = jwt.jwksUrl
     ? createRemoteJWKSet(new URL(jwt.jwksUrl))
-    : new TextEncoder().encode(jwt.secret ?? '');
-  const algorithms = jwt.jwksUrl ? ['RS256', 'ES256', 'PS256', 'EdDSA'] : ['HS256'];
+    : crypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(jwt.secret ?? ''),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
+  const verifyOptions = {
+    algorithms: jwt.jwksUrl ? ['RS256', 'ES256', 'PS256', 'EdDSA'] : ['HS256'],
+    ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
+    ...(jwt.audience ? { audience: jwt.audience } : {}),
+  };
+  const ttlMs = options.cacheTtlMs ?? 60_000;
+  const verified = new LRUCache<string, Viewer>({ max: options.cacheSize ?? 10_000, ttl: ttlMs });
   return async (authorization) => {
     if (authorization === undefined || authorization.trim() === '') return null;
     const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
-    if (!match?.[1]) throw new InvalidTokenError('expected "Authorization: Bearer <JWT>"');
+    const token = match?.[1];
+    if (!token) throw new InvalidTokenError('expected "Authorization: Bearer <JWT>"');
+    const known = verified.get(token);
+    if (known) return known;
     let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
     try {
-      const options = {
-        algorithms,
-        ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
-        ...(jwt.audience ? { audience: jwt.audience } : {}),
-      };
       const result =
-        key instanceof Uint8Array
-          ? await jwtVerify(match[1], key, options)
-          : await jwtVerify(match[1], key, options);
+        typeof key === 'function'
+          ? await jwtVerify(token, key, verifyOptions)
+          : await jwtVerify(token, await key, verifyOptions);
       payload = result.payload;
     } catch (error) {
       throw new InvalidTokenError(describeJoseError(error));
@@ -50,7 +75,11 @@ export function createViewerVerifier(jwt: Config['jwt']): ViewerVerifier {
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((r): r is string => typeof r === 'string')
       : [];
-    return { id: payload.sub, roles, isAdmin: roles.includes('admin') };
+    const viewer: Viewer = { id: payload.sub, roles, isAdmin: roles.includes('admin') };
+    // Remembered one second short of `exp`, so a cached token never outlives its own validity.
+    const untilExpiryMs = typeof payload.exp === 'number' ? payload.exp * 1000 - Date.now() - 1000 : ttlMs;
+    if (untilExpiryMs > 0) verified.set(token, viewer, { ttl: Math.min(ttlMs, untilExpiryMs) });
+    return viewer;
   };
 }
 

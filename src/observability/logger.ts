@@ -38,3 +38,24 @@ export function loggerOptions(level: string): LoggerOptions {
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
+
+/**
+ * The service's own stdout logger, written asynchronously (sonic-boom), so a log line
+ * does not cost the request a synchronous write. Call `flush()` before exiting, or buffered lines
+ * are lost.
+ */
+export function createServiceLogger(level: string): { logger: Logger; flush: () => void } {
+  // minLength 0: write as soon as the event loop allows (lines coalesce under load, never wait for traffic).
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 0 });
+  const logger = pino(loggerOptions(level), destination);
+  return {
+    logger,
+    flush: () => {
+      try {
+        destination.flushSync();
+      } catch {
+        // nothing buffered, or stdout already closed
+      }
+    },
+  };
+}

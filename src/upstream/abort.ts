@@ -22,3 +22,10 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
     );
   });
 }
+
+/** AbortSignal.timeout() aborts with a DOMException named TimeoutError: a deadline, not a client. */
+export function isTimeoutReason(reason: unknown): boolean {
+  return (
+    typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError'
+  );
+}

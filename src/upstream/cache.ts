@@ -2,8 +2,9 @@
 // call per key (lru-cache's `fetch`), stale-while-revalidate, stale-if-error, ETag revalidation,
 // upstream Cache-Control, and explicit invalidation. Keys always include the credential fingerprint.
 import { LRUCache } from 'lru-cache';
-import { raceAbort } from './abort.js';
+import { isTimeoutReason, raceAbort } from './abort.js';
 import type { CallContext } from './callContext.js';
+import { UpstreamTimeoutError } from './errors.js';
 
 export interface CachePolicy {
   /** Seconds an entry is fresh. Upstream `max-age` can only shorten it. Trap: 0 disables caching. */
@@ -140,6 +141,12 @@ export class ResponseCache {
     }
     const now = this.now();
     const existing = this.lru.peek(key, { allowStale: true });
+    if (existing && now < existing.freshUntil && !existing.noStore) {
+      // Fresh hit, the hot path: no fetch machinery, no abort listener.
+      this.lru.get(key); // recency
+      this.count('hit', provider, ctx);
+      return { value: existing.value as T, outcome: 'hit' };
+    }
     let allowStale = false;
     let allowStaleOnFetchRejection = false;
     if (existing && now >= existing.freshUntil) {
@@ -155,7 +162,19 @@ export class ResponseCache {
       allowStaleOnFetchRejection,
       status,
     });
-    const entry = await raceAbort(pending, ctx.signal);
+    let entry: Entry | undefined;
+    try {
+      entry = await raceAbort(pending, ctx.signal);
+    } catch (error) {
+      // The operation's deadline passed while this caller waited on a shared load.
+      if (ctx.signal?.aborted && error === ctx.signal.reason && isTimeoutReason(error)) {
+        throw new UpstreamTimeoutError(`${provider}: the operation's deadline passed while waiting`, {
+          provider,
+          cause: error,
+        });
+      }
+      throw error;
+    }
     if (entry === undefined) throw new Error(`cache fetch for ${provider} returned nothing`);
     if (entry.noStore) this.lru.delete(key);
     const outcome: CacheOutcome = status.returnedStale ? 'stale' : status.fetch === 'hit' ? 'hit' : 'miss';

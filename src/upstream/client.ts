@@ -4,6 +4,7 @@
 import type { Dispatcher } from 'undici';
 import { errors as undiciErrors } from 'undici';
 import type { ZodType } from 'zod';
+import { isTimeoutReason } from './abort.js';
 import type { AuthStrategy } from './auth.js';
 import type { CallContext, UpstreamCallInfo } from './callContext.js';
 import {
@@ -176,8 +177,20 @@ export class RestClient {
   }
 
   /** Turns a transport failure (refused, reset, timeout, cancelled) into a typed error. */
-  protected errorFromException(error: unknown, timedOut: boolean, cancelled: boolean): Error {
+  protected errorFromException(
+    error: unknown,
+    timedOut: boolean,
+    cancelled: boolean,
+    cancelReason?: unknown,
+  ): Error {
     if (isUpstreamError(error)) return error;
+    if (cancelled && isTimeoutReason(cancelReason)) {
+      // The operation's deadline, not the client, cut the call: that is a timeout to report.
+      return new UpstreamTimeoutError(`${this.provider}: the operation's deadline passed during the call`, {
+        provider: this.provider,
+        cause: error,
+      });
+    }
     if (cancelled) return new RequestCancelledError(error);
     const provider = this.provider;
     if (
@@ -316,7 +329,12 @@ export class RestClient {
       }
       raw = { status: res.statusCode, headers: res.headers, body: text, upstreamRequestId };
     } catch (error) {
-      const mapped = this.errorFromException(error, timeout.aborted && !signal.aborted, signal.aborted);
+      const mapped = this.errorFromException(
+        error,
+        timeout.aborted && !signal.aborted,
+        signal.aborted,
+        signal.reason,
+      );
       report(isUpstreamError(mapped) ? mapped : undefined, !isUpstreamError(mapped));
       throw mapped;
     }

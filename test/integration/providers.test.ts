@@ -148,6 +148,16 @@ describe('billing (Stripe)', () => {
     expect(h.stripe.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
   });
 
+  it('reports UPSTREAM_TIMEOUT when the operation deadline cuts a Stripe call, and still answers the rest', async () => {
+    h = await startHarness({ env: { OPERATION_TIMEOUT_MS: '400' } });
+    h.stripe.faults.add({ match: { path: /^\/v1\// }, latencyMs: 3_000 });
+    const started = Date.now();
+    const res = await h.gql('{ me { id billing { id } } }');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(res.body.data.me).toEqual({ id: 'usr_0001', billing: null });
+    expect(res.body.errors![0].extensions).toMatchObject({ code: 'UPSTREAM_TIMEOUT', provider: 'stripe' });
+  });
+
   it('keeps the rest of the response when Stripe fails (partial data)', async () => {
     h = await startHarness({ env: { RETRY_MAX_ATTEMPTS: '1' } });
     h.stripe.faults.add({ match: { path: /^\/v1\// }, status: 500 });

@@ -12,7 +12,7 @@ import {
 } from '../../upstream/cache.js';
 import type { CallContext } from '../../upstream/callContext.js';
 import { RestClient, type RestClientOptions } from '../../upstream/client.js';
-import { isUpstreamCode, UpstreamTimeoutError } from '../../upstream/errors.js';
+import { isUpstreamCode } from '../../upstream/errors.js';
 import type { UpstreamPage } from '../../upstream/pagination.js';
 import { toUser } from './mapping.js';
 import { type ExternalUser, externalUserSchema, userBatchSchema, userPageSchema } from './types.js';
@@ -116,18 +116,14 @@ export class UsersClient extends RestClient {
   }
 
   private async cachedUser(id: string, ctx: CallContext): Promise<User | null> {
-    try {
-      const { value } = await this.cache.getOrLoad<ExternalUser | null>(
-        this.userKey(id),
-        this.provider,
-        this.cachePolicy,
-        (stale) => this.loadUser(id, ctx, stale?.etag),
-        ctx,
-      );
-      return value ? toUser(value) : null;
-    } catch (error) {
-      throw this.callerAbortToTimeout(error, ctx);
-    }
+    const { value } = await this.cache.getOrLoad<ExternalUser | null>(
+      this.userKey(id),
+      this.provider,
+      this.cachePolicy,
+      (stale) => this.loadUser(id, ctx, stale?.etag),
+      ctx,
+    );
+    return value ? toUser(value) : null;
   }
 
   private async loadUser(
@@ -205,18 +201,6 @@ export class UsersClient extends RestClient {
     const cc = parseCacheControl(res.headers['cache-control']);
     const byId = new Map(res.data.data.map((u) => [u.user_id, u]));
     return keys.map((k) => ({ user: byId.get(k.id) ?? null, etag: undefined, ...cc }));
-  }
-
-  /** An operation that ran out of time while waiting on a shared call sees UPSTREAM_TIMEOUT. */
-  private callerAbortToTimeout(error: unknown, ctx: CallContext): unknown {
-    const reason = ctx.signal?.aborted ? ctx.signal.reason : undefined;
-    if (reason !== undefined && error === reason && (reason as { name?: string }).name === 'TimeoutError') {
-      return new UpstreamTimeoutError(`${this.provider}: the operation's deadline passed while waiting`, {
-        provider: this.provider,
-        cause: error,
-      });
-    }
-    return error;
   }
 }
 

@@ -163,9 +163,10 @@ export class CircuitBreaker {
     return {
       succeeded: () => settle('success'),
       failed: (error) => {
-        // A cancelled probe never learned whether the provider recovered (a slow probe cut off by the
-        // operation's deadline would otherwise close the circuit): let the next caller probe instead.
-        if (probe && isRequestCancelledError(error)) settle('none');
+        // A cancelled call never learned how the provider is doing. Counting it as a success would
+        // water down the failure rate while a provider hangs (its callers give up first), and a
+        // cancelled probe would close the circuit: record no verdict, let the next caller probe.
+        if (isRequestCancelledError(error)) settle('none');
         else settle(isProviderFailure(error) ? 'failure' : 'success');
       },
       release: () => settle('none'),

@@ -1,5 +1,6 @@
 // One provider's resilience pipeline: a RequestExecutor that carries each request through the
 // deadline check, budgeted retries with backoff, circuit breaker, rate limiter and concurrency limit.
+import { isTimeoutReason } from '../abort.js';
 import type { CallContext } from '../callContext.js';
 import type { HttpMethod, RequestExecutor } from '../client.js';
 import {
@@ -237,6 +238,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (attemptNumber >= retry.maxAttempts) throw error;
       const delayMs = backoff.delayFor(attemptNumber, error.retryAfterSeconds);
       if (delayMs === undefined) throw error;
+      // The failure just opened (or re-opened) the circuit: the retry would only be refused after
+      // its backoff. Say so now.
+      if (breaker.state === 'open') throw error;
       // Waiting past the deadline only to be refused the attempt would hide the provider's answer.
       if (ctx.deadline !== undefined && now() + delayMs >= ctx.deadline) throw error;
       if (!budget.tryWithdraw()) throw error;
@@ -269,12 +273,6 @@ function isRetryable(error: unknown, idempotent: boolean): error is UpstreamErro
   if (!isUpstreamError(error)) return false; // includes RequestCancelledError
   if (error.code === 'UPSTREAM_CIRCUIT_OPEN' || isLocalRateLimitError(error)) return false;
   return error.retryable && (idempotent || error.notSent);
-}
-
-function isTimeoutReason(reason: unknown): boolean {
-  return (
-    typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError'
-  );
 }
 
 function deadlinePassed(provider: string): UpstreamTimeoutError {

@@ -130,6 +130,21 @@ describe('CircuitBreaker', () => {
     expect(s.breaker.state).toBe('closed');
   });
 
+  it('gives cancelled calls no verdict, so callers giving up on a hanging provider do not dilute its failure rate', async () => {
+    const s = setup({ minimumRequests: 4, failureRateThreshold: 0.6 });
+    await s.fail();
+    await s.fail();
+    await s.fail();
+    for (let i = 0; i < 2; i++) {
+      await expect(
+        s.breaker.execute(() => Promise.reject(new RequestCancelledError())),
+      ).rejects.toBeInstanceOf(RequestCancelledError);
+    }
+    expect(s.breaker.state).toBe('closed'); // 3 verdicts < minimumRequests 4 (as successes they would be 3/5 = 60 %: open)
+    await s.fail();
+    expect(s.breaker.state).toBe('open'); // 4 of 4 failed
+  });
+
   it('counts NOT_FOUND, BAD_USER_INPUT, REJECTED, cancellations and our own limiter refusals as non-failures', async () => {
     const s = setup({ minimumRequests: 2 });
     const healthy = [

@@ -185,18 +185,23 @@ describe('createPipeline: retries', () => {
     }
   });
 
-  it('stops retrying when the circuit opens between attempts, and the open circuit is not retried', async () => {
+  it('stops retrying at once when a failure opens the circuit, answering with that failure', async () => {
     const { pipeline, retries } = make({
       retry: { maxAttempts: 5 },
       breaker: { minimumRequests: 2, failureRateThreshold: 0.5 },
     });
-    const s = script([unavailable(), unavailable(), 'ok', 'ok', 'ok']);
+    const second = unavailable();
+    const s = script([unavailable(), second, 'ok', 'ok', 'ok']);
     const result = observe(pipeline.execute(GET, {}, s.fn));
     await vi.advanceTimersByTimeAsync(5_000);
-    expect(result.error).toBeInstanceOf(UpstreamCircuitOpenError);
-    expect(s.calls).toHaveLength(2); // the third attempt was refused by the breaker, not sent
-    expect(retries).toHaveLength(2); // and the circuit-open failure itself was not retried
+    expect(result.error).toBe(second); // the provider's own failure, not a backoff then circuit-open
+    expect(s.calls).toHaveLength(2);
+    expect(retries).toHaveLength(1); // no backoff was spent on a retry the open circuit would refuse
     expect(pipeline.breaker.state).toBe('open');
+    const next = observe(pipeline.execute(GET, {}, s.fn));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next.error).toBeInstanceOf(UpstreamCircuitOpenError); // and the open circuit is not retried
+    expect(s.calls).toHaveLength(2);
   });
 
   it('does not retry when the retry budget is exhausted', async () => {
