@@ -93,12 +93,14 @@ export interface Config {
     breaker: {
       /** Failure rate (0..1) over the window that opens the circuit. Default 0.5. */
       failureRateThreshold: number;
-      /** Calls needed in the window before the rate counts. Default 20. */
+      /** Calls needed in the window before the rate counts. Default 10. */
       minimumRequests: number;
       /** Sampling window in ms. Default 10000 ms. */
       samplingWindowMs: number;
       /** Time open before one probe is let through, in ms. Default 5000 ms. */
       halfOpenAfterMs: number;
+      /** Limit of that probe, in ms (a hanging provider fails it fast). Default 1000 ms. */
+      probeTimeoutMs: number;
     };
     /** Longest a request waits for a rate-limit token, in ms; then UPSTREAM_RATE_LIMITED. Default 1000 ms. */
     rateLimitMaxWaitMs: number;
@@ -350,7 +352,8 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
           0.5,
           'a number in (0, 1]',
         ),
-        minimumRequests: parse('BREAKER_MIN_REQUESTS', int(1, 100_000), 20, 'an integer >= 1'),
+        // Coalescing and batching keep call volume low: 10 calls are enough evidence.
+        minimumRequests: parse('BREAKER_MIN_REQUESTS', int(1, 100_000), 10, 'an integer >= 1'),
         samplingWindowMs: parse(
           'BREAKER_WINDOW_MS',
           int(100, 3_600_000),
@@ -363,6 +366,7 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
           5_000,
           'milliseconds 1..3600000',
         ),
+        probeTimeoutMs: parse('BREAKER_PROBE_TIMEOUT_MS', int(1, 600_000), 1_000, 'milliseconds 1..600000'),
       },
       rateLimitMaxWaitMs: parse('RATE_LIMIT_MAX_WAIT_MS', int(0, 60_000), 1_000, 'milliseconds 0..60000'),
       ratePerSecond: {

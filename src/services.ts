@@ -97,6 +97,7 @@ export function createServices({
       retry: policies.retry,
       budget: { ratio: policies.retryBudgetRatio },
       breaker: policies.breaker,
+      probeTimeoutMs: policies.breaker.probeTimeoutMs,
       breakerGroup,
       rateLimit: bucketFor(policies.ratePerSecond[provider], policies.rateLimitMaxWaitMs),
       concurrency: { limit: policies.concurrency, poolConnections: config.upstream.connections },

@@ -115,6 +115,40 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('a hanging provider', () => {
+  it('trips the breaker even at low call volume; then the other fields answer fast and probes are cut short', async () => {
+    h = await startHarness({
+      env: {
+        OPERATION_TIMEOUT_MS: '1500',
+        UPSTREAM_TIMEOUT_MS: '600',
+        BREAKER_HALF_OPEN_AFTER_MS: '400',
+        BREAKER_PROBE_TIMEOUT_MS: '150',
+      },
+    });
+    await h.gql('{ users(first: 10) { nodes { name } } }');
+    h.stripe.faults.add({ match: { path: /^\/v1\// }, hang: true });
+    const started = Date.now();
+    const latencies: number[] = [];
+    const loop = async () => {
+      while (Date.now() - started < 4_000) {
+        const t = Date.now();
+        const res = await h!.gql('{ users(first: 10) { nodes { name billing { id } } } }');
+        expect(res.body.data.users.nodes[0].name).toEqual(expect.any(String)); // names always arrive
+        latencies.push(Date.now() - t);
+      }
+    };
+    await Promise.all([loop(), loop()]);
+    latencies.sort((a, b) => a - b);
+    const slow = latencies.filter((ms) => ms > 100);
+    // Only the first queries (before the circuit opened) and the few that met a probe wait.
+    expect(latencies.length).toBeGreaterThan(100);
+    expect(slow.length / latencies.length).toBeLessThan(0.05);
+    expect(slow.every((ms) => ms < 1_600)).toBe(true);
+    const ready = (await (await fetch(`${h.url}/readyz`)).json()) as any;
+    expect(ready.providers.stripe.circuit).not.toBe('closed');
+  }, 20_000);
+});
+
 describe('coalescing', () => {
   it('turns 1,000 concurrent identical loads into one upstream request', async () => {
     h = await startHarness();

@@ -62,6 +62,11 @@ export interface PipelineOptions {
   concurrency: ConcurrencyOptions;
   /** Called before each backoff wait, for logs and metrics. Not called when the retry is refused. */
   onRetry?: ((info: RetryInfo) => void) | undefined;
+  /**
+   * Limit for a half-open probe, in ms. Default 1000 ms. A probe of a hanging provider would
+   * otherwise hold its key's waiters for a whole attempt timeout before the circuit re-opens.
+   */
+  probeTimeoutMs?: number | undefined;
   /** Called after a request waited for a rate-limit token, with the wait in ms (for metrics). */
   onThrottle?: ((provider: string, waitedMs: number) => void) | undefined;
   /** Called when a breaker changes state, with the breaker's group name (the provider by default). */
@@ -91,7 +96,7 @@ export const defaultPolicyOptions: {
   },
   breaker: {
     failureRateThreshold: 0.5, // 50 %
-    minimumRequests: 20, // 20 calls in the window
+    minimumRequests: 10, // 10 calls in the window
     samplingWindowMs: 10 * 1000, // 10 s
     halfOpenAfterMs: 5 * 1000, // 5 s
   },
@@ -127,6 +132,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     throw new RangeError(`retry.maxAttempts must be an integer >= 1, got ${retry.maxAttempts}`);
   }
   const now = options.now ?? Date.now;
+  const probeTimeoutMs = options.probeTimeoutMs ?? 1_000; // 1 s
   const backoff = createBackoff({ ...retry, random: options.random });
   const budget = new RetryBudget({ ...defaultPolicyOptions.budget, ...options.budget, now });
   const limiter = options.rateLimit
@@ -173,6 +179,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     attempt: (signal: AbortSignal, attemptNumber: number) => Promise<R>,
   ): Promise<R> => {
     const permit = breaker.acquire();
+    // A half-open breaker hands out exactly one permit: this call is the probe. Keep it short.
+    // (A plain timer rather than AbortSignal.timeout, so it is cleared after the probe and tests can
+    // drive it with fake timers.)
+    let probeTimer: ReturnType<typeof setTimeout> | undefined;
+    let probeSignal = signal;
+    if (breaker.state === 'half-open') {
+      const probe = new AbortController();
+      probeTimer = setTimeout(
+        () => probe.abort(new DOMException('probe timed out', 'TimeoutError')),
+        probeTimeoutMs,
+      );
+      probeSignal = AbortSignal.any([signal, probe.signal]);
+    }
     let sent = false;
     try {
       if (limiter) {
@@ -187,7 +206,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
       const result = await concurrency.run(() => {
         sent = true;
-        return attempt(signal, attemptNumber);
+        return attempt(probeSignal, attemptNumber);
       }, ctx.signal);
       permit.succeeded();
       if (limiter && isResponseLike(result)) limiter.onResponse(result);
@@ -204,6 +223,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         limiter.onResponse({ status: 429, headers: { 'retry-after': retryAfter?.toString() } });
       }
       throw error;
+    } finally {
+      if (probeTimer !== undefined) clearTimeout(probeTimer);
     }
   };
 

@@ -6,6 +6,7 @@ import {
   UpstreamCircuitOpenError,
   UpstreamRateLimitedError,
   UpstreamRejectedError,
+  UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../../../src/upstream/errors.js';
 import {
@@ -183,6 +184,30 @@ describe('createPipeline: retries', () => {
       expect(result.error).toBe(error);
       expect(s.calls).toHaveLength(1);
     }
+  });
+
+  it('cuts a half-open probe at probeTimeoutMs, and the failed probe re-opens the circuit', async () => {
+    const { pipeline } = make({
+      retry: { maxAttempts: 1 },
+      breaker: { minimumRequests: 1, failureRateThreshold: 0.5, halfOpenAfterMs: 1_000 },
+      probeTimeoutMs: 200,
+    });
+    await pipeline.execute(GET, {}, () => Promise.reject(unavailable())).catch(() => {});
+    expect(pipeline.breaker.state).toBe('open');
+    await vi.advanceTimersByTimeAsync(1_000);
+    // A provider that hangs: the attempt only ends when its signal aborts (as the client's does).
+    const hanging = (signal: AbortSignal) =>
+      new Promise<never>((_, reject) => {
+        signal.addEventListener('abort', () =>
+          reject(new UpstreamTimeoutError('users: timed out', { provider: 'users' })),
+        );
+      });
+    const probe = observe(pipeline.execute(GET, {}, hanging));
+    await vi.advanceTimersByTimeAsync(199);
+    expect(probe.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(probe.error).toBeInstanceOf(UpstreamTimeoutError);
+    expect(pipeline.breaker.state).toBe('open');
   });
 
   it('stops retrying at once when a failure opens the circuit, answering with that failure', async () => {
