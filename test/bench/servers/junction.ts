@@ -4,13 +4,15 @@
 // so every request goes upstream, as for a system without a shared cache).
 import { buildApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { createServiceLogger } from '../../../src/observability/logger.js';
 import { startProviders } from '../../../src/simulators/demo.js';
 import { failStartup, serveParent } from '../lib/child.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const logger = createLogger(config.logLevel);
+  // The same logger main.ts uses (asynchronous stdout), so S6 measures the logging tax as shipped.
+  const { logger, flush } = createServiceLogger(config.logLevel);
+  process.on('exit', flush);
   const providers = await startProviders(config);
   if (providers.simulators.length > 0) throw new Error('bench: Junction must use the bench simulators');
   const app = await buildApp({ config, endpoints: providers.endpoints, logger });
