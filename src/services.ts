@@ -74,6 +74,7 @@ export function createServices({
           attempt: info.attempt,
           durationMs: info.durationMs,
           code: error.code,
+          requestId: info.requestId,
           upstreamRequestId: info.upstreamRequestId,
         },
         'upstream call failed',

@@ -12,6 +12,8 @@ export interface UpstreamCallInfo {
   outcome: 'success' | 'error' | 'cancelled';
   errorCode?: string | undefined;
   upstreamRequestId?: string | undefined;
+  /** Junction's request id of the operation that made the call (forwarded as x-request-id). */
+  requestId?: string | undefined;
 }
 
 export interface CallContext {

@@ -255,6 +255,7 @@ export class RestClient {
       durationMs: 0,
       startedAtMs,
       outcome: 'success',
+      requestId: ctx.requestId,
     };
     const report = (error: UpstreamError | undefined, cancelled = false) => {
       info.durationMs = Date.now() - startedAtMs;

@@ -139,6 +139,34 @@ describe('logs', () => {
     }
   });
 
+  it('writes one line per failed upstream call with provider, route, status, attempt and both request ids', async () => {
+    let captured = '';
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        captured += chunk.toString();
+        done();
+      },
+    });
+    h = await startHarness({ logger: createLogger('info', sink), env: { RETRY_MAX_ATTEMPTS: '1' } });
+    h.stripe.faults.add({ match: { path: /^\/v1\// }, status: 500 });
+    await h.gql('{ me { billing { id } } }', { headers: { 'x-request-id': 'req-failing-1' } });
+    const failed = captured
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'upstream call failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({
+      provider: 'stripe',
+      route: 'GET /v1/customers/:id',
+      status: 500,
+      attempt: 1,
+      code: 'UPSTREAM_UNAVAILABLE',
+      requestId: 'req-failing-1',
+      upstreamRequestId: expect.stringMatching(/^req_/),
+    });
+  });
+
   it('writes one line per operation with its name, duration, upstream calls and error codes', async () => {
     let captured = '';
     const sink = new Writable({
