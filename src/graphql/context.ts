@@ -18,6 +18,7 @@ import type { TwilioClient } from '../providers/twilio/client.js';
 import { createMessagesLoader, type MessagesPageKey } from '../providers/twilio/loaders.js';
 import type { UsersClient } from '../providers/users/client.js';
 import { createUserLoader, type UserLoader } from '../providers/users/loaders.js';
+import { deadlineSignal } from '../upstream/abort.js';
 import type { CallContext } from '../upstream/callContext.js';
 import type { UpstreamPage } from '../upstream/pagination.js';
 import type { Pipeline } from '../upstream/policies/pipeline.js';
@@ -65,6 +66,8 @@ export interface GraphQLContext {
   logger: Logger;
   /** Process-wide pub/sub feeding subscriptions. */
   pubsub: PubSub;
+  /** Releases the operation's deadline timer once the response is sent. */
+  dispose: () => void;
 }
 
 export interface ContextFactoryOptions {
@@ -87,7 +90,8 @@ export function createContextFactory(options: ContextFactoryOptions) {
   return async (facts: RequestFacts): Promise<GraphQLContext> => {
     const viewer = await options.verifyViewer(facts.authorization);
     const deadline = Date.now() + options.operationTimeoutMs;
-    const signal = AbortSignal.any([facts.clientSignal, AbortSignal.timeout(options.operationTimeoutMs)]);
+    const deadlineTimer = deadlineSignal(options.operationTimeoutMs);
+    const signal = AbortSignal.any([facts.clientSignal, deadlineTimer.signal]);
     // Every load of the operation listens on this one signal; dozens of listeners are expected.
     setMaxListeners(0, signal);
     const report = new UpstreamReport();
@@ -116,6 +120,7 @@ export function createContextFactory(options: ContextFactoryOptions) {
       report,
       logger: facts.logger,
       pubsub: options.pubsub,
+      dispose: deadlineTimer.cancel,
     };
   };
 }

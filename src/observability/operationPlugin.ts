@@ -26,6 +26,7 @@ export function operationPlugin(options: OperationPluginOptions): ApolloServerPl
         (options.reportMode === 'header' && request.http?.headers.get(REPORT_HEADER) === '1');
       return {
         async willSendResponse({ response, contextValue, operationName, errors }) {
+          contextValue.dispose?.();
           const durationMs = performance.now() - started;
           const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
           const hasData = body?.data !== undefined && body.data !== null;

@@ -29,3 +29,19 @@ export function isTimeoutReason(reason: unknown): boolean {
     typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError'
   );
 }
+
+/**
+ * A signal that aborts with a TimeoutError after `ms`, and a function that cancels the timer.
+ * Used instead of AbortSignal.timeout(), whose timer stays alive until it fires: at thousands of
+ * requests a second, every finished request would leave a live timer (and its signal) behind for
+ * the rest of its timeout. The timer's closure holds the controller, so it fires even when only
+ * AbortSignal.any() refers to the signal.
+ */
+export function deadlineSignal(ms: number): { signal: AbortSignal; cancel: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new DOMException(`The operation timed out after ${ms} ms`, 'TimeoutError'));
+  }, ms);
+  timer.unref?.();
+  return { signal: controller.signal, cancel: () => clearTimeout(timer) };
+}

@@ -4,7 +4,7 @@
 import type { Dispatcher } from 'undici';
 import { errors as undiciErrors } from 'undici';
 import type { ZodType } from 'zod';
-import { isTimeoutReason } from './abort.js';
+import { deadlineSignal, isTimeoutReason } from './abort.js';
 import type { AuthStrategy } from './auth.js';
 import type { CallContext, UpstreamCallInfo } from './callContext.js';
 import {
@@ -278,7 +278,9 @@ export class RestClient {
       throw error;
     }
     const timeoutMs = Math.min(this.attemptTimeoutMs, remainingMs);
-    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    // A cleared timer rather than AbortSignal.timeout: released as soon as the attempt ends.
+    const attemptTimer = deadlineSignal(Math.max(1, Math.ceil(timeoutMs)));
+    const timeout = attemptTimer.signal;
     const combined = AbortSignal.any([signal, timeout]);
 
     const headers: Record<string, string> = {
@@ -338,6 +340,8 @@ export class RestClient {
       );
       report(isUpstreamError(mapped) ? mapped : undefined, !isUpstreamError(mapped));
       throw mapped;
+    } finally {
+      attemptTimer.cancel();
     }
 
     if (raw.status === 304 && spec.etag !== undefined) {
