@@ -58,6 +58,8 @@ export interface App {
   logger: Logger;
   pubsub: PubSub;
   metrics: Metrics;
+  /** The demo admin token (sub usr_0001, 24 h) in demo mode; undefined otherwise. */
+  demoToken: string | undefined;
   /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
   setPublicBaseUrl(url: string): void;
   /** Stops accepting, drains requests in flight, then closes upstream pools. Idempotent. */
@@ -192,14 +194,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
   };
   // Browsers asking for a page get the offline GraphiQL explorer; every other request on
   // /graphql (POST, ?query=, JSON clients) still reaches Apollo below.
-  await registerPlayground(server, {
-    path: '/graphql',
-    enabled: config.graphql.playground,
-    demoToken:
-      config.jwt.isDemoSecret && config.jwt.secret
-        ? await mintToken(config.jwt.secret, { sub: 'usr_0001', admin: true, ttlSeconds: 24 * 3600 })
-        : undefined,
-  });
+  // Demo mode only: one admin token, printed by main.ts and pre-filled in the playground.
+  const demoToken =
+    config.jwt.isDemoSecret && config.jwt.secret
+      ? await mintToken(config.jwt.secret, { sub: 'usr_0001', admin: true, ttlSeconds: 24 * 3600 })
+      : undefined;
+  await registerPlayground(server, { path: '/graphql', enabled: config.graphql.playground, demoToken });
   server.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
@@ -257,5 +257,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return closing;
   };
 
-  return { server, services, health, cache, pools, logger, pubsub, metrics, setPublicBaseUrl, close };
+  return {
+    server,
+    services,
+    health,
+    cache,
+    pools,
+    logger,
+    pubsub,
+    metrics,
+    demoToken,
+    setPublicBaseUrl,
+    close,
+  };
 }

@@ -1,6 +1,5 @@
 // Entry point: config -> providers (simulators in demo mode) -> app -> listen -> graceful shutdown.
 import { buildApp } from './app.js';
-import { mintToken } from './cli/token.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createServiceLogger } from './observability/logger.js';
 import { startProviders } from './simulators/demo.js';
@@ -39,8 +38,8 @@ async function main(): Promise<void> {
   } else {
     providers.connectWebhooks(config.publicBaseUrl);
   }
-  if (config.jwt.isDemoSecret && config.jwt.secret) {
-    const token = await mintToken(config.jwt.secret, { sub: 'usr_0001', admin: true, ttlSeconds: 24 * 3600 });
+  if (app.demoToken) {
+    const token = app.demoToken;
     process.stdout.write(
       `\nJunction demo mode: GraphQL at http://${shown}:${port}/graphql\n` +
         `Demo admin token (sub usr_0001, 24h):\n  Authorization: Bearer ${token}\n\n`,

@@ -3,8 +3,14 @@
 import type { Customer, Payment } from '../../models/billing.js';
 import { type CachePolicy, cacheKey, type ResponseCache } from '../../upstream/cache.js';
 import type { CallContext } from '../../upstream/callContext.js';
-import { type RawResponse, RestClient, type RestClientOptions } from '../../upstream/client.js';
 import {
+  type RawResponse,
+  type RequestSpec,
+  RestClient,
+  type RestClientOptions,
+} from '../../upstream/client.js';
+import {
+  isUpstreamCode,
   PaymentDeclinedError,
   type UpstreamError,
   type UpstreamErrorDetails,
@@ -66,53 +72,54 @@ export class StripeClient extends RestClient {
   }
 
   /** A customer, or null when Stripe does not know it (or it was deleted). */
-  async getCustomer(id: string, ctx: CallContext): Promise<Customer | null> {
-    const { value } = await this.cache.getOrLoad(
+  getCustomer(id: string, ctx: CallContext): Promise<Customer | null> {
+    return this.cachedObject(
       this.key('customer', id),
-      this.provider,
       this.customerPolicy,
-      async () => {
-        try {
-          const c = await this.request(
-            {
-              method: 'GET',
-              path: `/v1/customers/${encodeURIComponent(id)}`,
-              route: 'GET /v1/customers/:id',
-              schema: stripeCustomerSchema,
-            },
-            ctx,
-          );
-          return { kind: 'value' as const, value: c.deleted ? null : toCustomer(c) };
-        } catch (error) {
-          if ((error as UpstreamError).code === 'NOT_FOUND') return { kind: 'value' as const, value: null };
-          throw error;
-        }
+      {
+        method: 'GET',
+        path: `/v1/customers/${encodeURIComponent(id)}`,
+        route: 'GET /v1/customers/:id',
+        schema: stripeCustomerSchema,
       },
+      (c) => (c.deleted ? null : toCustomer(c)),
       ctx,
     );
-    return value;
   }
 
   /** One PaymentIntent by id, or null when Stripe does not know it. */
-  async getPayment(id: string, ctx: CallContext): Promise<Payment | null> {
-    const { value } = await this.cache.getOrLoad(
+  getPayment(id: string, ctx: CallContext): Promise<Payment | null> {
+    return this.cachedObject(
       this.key('payment', id),
-      this.provider,
       this.paymentsPolicy,
+      {
+        method: 'GET',
+        path: `/v1/payment_intents/${encodeURIComponent(id)}`,
+        route: 'GET /v1/payment_intents/:id',
+        schema: stripePaymentIntentSchema,
+      },
+      toPayment,
+      ctx,
+    );
+  }
+
+  /** One object through the shared cache; Stripe's 404 is cached as null (the object does not exist). */
+  private async cachedObject<T, R>(
+    key: string,
+    policy: CachePolicy,
+    spec: RequestSpec<T>,
+    map: (external: T) => R | null,
+    ctx: CallContext,
+  ): Promise<R | null> {
+    const { value } = await this.cache.getOrLoad<R | null>(
+      key,
+      this.provider,
+      policy,
       async () => {
         try {
-          const pi = await this.request(
-            {
-              method: 'GET',
-              path: `/v1/payment_intents/${encodeURIComponent(id)}`,
-              route: 'GET /v1/payment_intents/:id',
-              schema: stripePaymentIntentSchema,
-            },
-            ctx,
-          );
-          return { kind: 'value' as const, value: toPayment(pi) };
+          return { kind: 'value', value: map(await this.request(spec, ctx)) };
         } catch (error) {
-          if ((error as UpstreamError).code === 'NOT_FOUND') return { kind: 'value' as const, value: null };
+          if (isUpstreamCode(error, 'NOT_FOUND')) return { kind: 'value', value: null };
           throw error;
         }
       },

@@ -1,8 +1,9 @@
-// Per-request Stripe loaders: one call per distinct customer (or payments page) per operation.
-import DataLoader from 'dataloader';
+// Per-request Stripe loaders: one call per distinct customer, payment or payments page per operation.
+import type DataLoader from 'dataloader';
 import type { Customer, Payment } from '../../models/billing.js';
 import type { CallContext } from '../../upstream/callContext.js';
 import type { UpstreamPage } from '../../upstream/pagination.js';
+import { perKeyLoader } from '../perKeyLoader.js';
 import type { StripeClient } from './client.js';
 
 export interface PaymentsPageKey {
@@ -15,34 +16,23 @@ export function createCustomerLoader(
   client: StripeClient,
   ctx: CallContext,
 ): DataLoader<string, Customer | null> {
-  // Stripe has no batch retrieve: the loader dedupes, the pipeline bounds the concurrency.
-  return new DataLoader<string, Customer | null>((ids) =>
-    Promise.all(ids.map((id) => client.getCustomer(id, ctx).catch((e: unknown) => e as Error))),
-  );
+  return perKeyLoader((id: string) => client.getCustomer(id, ctx));
 }
 
 export function createPaymentLoader(
   client: StripeClient,
   ctx: CallContext,
 ): DataLoader<string, Payment | null> {
-  return new DataLoader<string, Payment | null>((ids) =>
-    Promise.all(ids.map((id) => client.getPayment(id, ctx).catch((e: unknown) => e as Error))),
-  );
+  return perKeyLoader((id: string) => client.getPayment(id, ctx));
 }
 
 export function createPaymentsLoader(
   client: StripeClient,
   ctx: CallContext,
 ): DataLoader<PaymentsPageKey, UpstreamPage<Payment>, string> {
-  return new DataLoader<PaymentsPageKey, UpstreamPage<Payment>, string>(
-    (keys) =>
-      Promise.all(
-        keys.map((k) =>
-          client
-            .listPayments(k.customerId, { limit: k.limit, startingAfter: k.startingAfter }, ctx)
-            .catch((e: unknown) => e as Error),
-        ),
-      ),
-    { cacheKeyFn: (k) => `${k.customerId}|${k.limit}|${k.startingAfter ?? ''}` },
+  return perKeyLoader(
+    (k: PaymentsPageKey) =>
+      client.listPayments(k.customerId, { limit: k.limit, startingAfter: k.startingAfter }, ctx),
+    (k) => `${k.customerId}|${k.limit}|${k.startingAfter ?? ''}`,
   );
 }

@@ -1,8 +1,9 @@
 // Per-request Twilio loader: one list call per distinct (number, page) per operation.
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import type { Message } from '../../models/messaging.js';
 import type { CallContext } from '../../upstream/callContext.js';
 import type { UpstreamPage } from '../../upstream/pagination.js';
+import { perKeyLoader } from '../perKeyLoader.js';
 import type { TwilioClient } from './client.js';
 
 export interface MessagesPageKey {
@@ -15,15 +16,8 @@ export function createMessagesLoader(
   client: TwilioClient,
   ctx: CallContext,
 ): DataLoader<MessagesPageKey, UpstreamPage<Message>, string> {
-  return new DataLoader<MessagesPageKey, UpstreamPage<Message>, string>(
-    (keys) =>
-      Promise.all(
-        keys.map((k) =>
-          client
-            .listMessagesTo(k.to, { limit: k.limit, pageToken: k.pageToken }, ctx)
-            .catch((e: unknown) => e as Error),
-        ),
-      ),
-    { cacheKeyFn: (k) => `${k.to}|${k.limit}|${k.pageToken ?? ''}` },
+  return perKeyLoader(
+    (k: MessagesPageKey) => client.listMessagesTo(k.to, { limit: k.limit, pageToken: k.pageToken }, ctx),
+    (k) => `${k.to}|${k.limit}|${k.pageToken ?? ''}`,
   );
 }

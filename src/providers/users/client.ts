@@ -135,22 +135,10 @@ export class UsersClient extends RestClient {
       // A stale entry with an ETag is revalidated on its own: a 304 costs no body.
       const result = await this.fetchOne(id, ctx, etag);
       if (result === 'not-modified') return { kind: 'not-modified', maxAgeSeconds: undefined };
-      return {
-        kind: 'value',
-        value: result.user,
-        etag: result.etag,
-        maxAgeSeconds: result.maxAgeSeconds,
-        noStore: result.noStore,
-      };
+      return { kind: 'value', value: result.user, ...result };
     }
     const result = await this.batcher.load({ id, ctx });
-    return {
-      kind: 'value',
-      value: result.user,
-      etag: result.etag,
-      maxAgeSeconds: result.maxAgeSeconds,
-      noStore: result.noStore,
-    };
+    return { kind: 'value', value: result.user, ...result };
   }
 
   /** `GET /users/{id}`: used for a batch of one, and to revalidate an entry by its ETag. */

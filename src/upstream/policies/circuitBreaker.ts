@@ -1,7 +1,9 @@
 // Stops calling a failing provider: once the failure rate over a sliding window passes a threshold,
 // calls fail fast for halfOpenAfterMs, then exactly one probe decides whether calls resume.
+
 import { isRequestCancelledError, isUpstreamError, UpstreamCircuitOpenError } from '../errors.js';
 import { isLocalRateLimitError } from './rateLimiter.js';
+import { SlidingWindowCounts } from './slidingWindow.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -50,15 +52,12 @@ export interface BreakerPermit {
   release(): void;
 }
 
-const BUCKETS = 10;
-
 export class CircuitBreaker {
   private readonly provider: string;
   private readonly group: string;
   private readonly threshold: number;
   private readonly minimumRequests: number;
   private readonly halfOpenAfterMs: number;
-  private readonly bucketMs: number;
   private readonly onStateChange: CircuitBreakerOptions['onStateChange'];
   private readonly now: () => number;
   private current: CircuitState = 'closed';
@@ -66,9 +65,7 @@ export class CircuitBreaker {
   private generation = 0;
   private openedAt = 0;
   private probeInFlight = false;
-  private readonly keys = new Array<number>(BUCKETS).fill(Number.NEGATIVE_INFINITY);
-  private readonly failures = new Array<number>(BUCKETS).fill(0);
-  private readonly calls = new Array<number>(BUCKETS).fill(0);
+  private readonly window: SlidingWindowCounts;
 
   constructor(options: CircuitBreakerOptions) {
     const { failureRateThreshold, minimumRequests, samplingWindowMs, halfOpenAfterMs } = options;
@@ -95,9 +92,9 @@ export class CircuitBreaker {
     this.threshold = failureRateThreshold;
     this.minimumRequests = minimumRequests;
     this.halfOpenAfterMs = halfOpenAfterMs;
-    this.bucketMs = samplingWindowMs / BUCKETS;
     this.onStateChange = options.onStateChange;
     this.now = options.now ?? Date.now;
+    this.window = new SlidingWindowCounts(samplingWindowMs, this.now);
   }
 
   /** The state as of the last call; an expired open circuit reads `open` until someone calls. */
@@ -182,11 +179,9 @@ export class CircuitBreaker {
 
   private record(generation: number, failure: boolean): void {
     if (generation !== this.generation || this.current !== 'closed') return;
-    const slot = this.slot();
-    this.calls[slot] = (this.calls[slot] ?? 0) + 1;
-    if (failure) this.failures[slot] = (this.failures[slot] ?? 0) + 1;
+    this.window.add(1, failure ? 1 : 0);
     if (!failure) return;
-    const { calls, failures } = this.totals();
+    const [calls, failures] = this.window.totals();
     if (calls >= this.minimumRequests && failures >= this.threshold * calls) this.transition('open');
   }
 
@@ -197,9 +192,7 @@ export class CircuitBreaker {
     if (state === 'open') this.openedAt = this.now();
     // A closed circuit starts from a clean window, or the failures that opened it would re-open it.
     if (state === 'closed') {
-      this.keys.fill(Number.NEGATIVE_INFINITY);
-      this.calls.fill(0);
-      this.failures.fill(0);
+      this.window.reset();
     }
     try {
       this.onStateChange?.(state);
@@ -214,29 +207,5 @@ export class CircuitBreaker {
       `the ${this.group} circuit is ${this.current} after repeated ${this.provider} failures: not calling it, retry in ${seconds} s`,
       { provider: this.provider, retryAfterSeconds: seconds, notSent: true },
     );
-  }
-
-  private slot(): number {
-    const key = Math.floor(this.now() / this.bucketMs);
-    const slot = ((key % BUCKETS) + BUCKETS) % BUCKETS;
-    if (this.keys[slot] !== key) {
-      this.keys[slot] = key;
-      this.calls[slot] = 0;
-      this.failures[slot] = 0;
-    }
-    return slot;
-  }
-
-  private totals(): { calls: number; failures: number } {
-    const current = Math.floor(this.now() / this.bucketMs);
-    let calls = 0;
-    let failures = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      if ((this.keys[i] ?? Number.NEGATIVE_INFINITY) > current - BUCKETS) {
-        calls += this.calls[i] ?? 0;
-        failures += this.failures[i] ?? 0;
-      }
-    }
-    return { calls, failures };
   }
 }

@@ -1,5 +1,6 @@
 // Caps a provider's retries to a share of its recent traffic, so an outage costs it at most
 // (1 + ratio) times our normal load instead of maxAttempts times (no retry storms).
+import { SlidingWindowCounts } from './slidingWindow.js';
 
 export interface RetryBudgetOptions {
   /** Retries allowed per first attempt over the window, 0..1. Default 0.2 (20 %). Trap: 0 still allows minRetriesPerSecond. */
@@ -12,17 +13,11 @@ export interface RetryBudgetOptions {
   now?: () => number;
 }
 
-const BUCKETS = 10;
-
 export class RetryBudget {
   private readonly ratio: number;
   private readonly reserve: number;
-  private readonly bucketMs: number;
-  private readonly now: () => number;
-  // Ring of time buckets: slot i holds counts for bucket number keys[i] (time / bucketMs).
-  private readonly keys = new Array<number>(BUCKETS).fill(Number.NEGATIVE_INFINITY);
-  private readonly requests = new Array<number>(BUCKETS).fill(0);
-  private readonly retries = new Array<number>(BUCKETS).fill(0);
+  /** Requests (first counter) and retries (second) over the window. */
+  private readonly window: SlidingWindowCounts;
 
   constructor(options: RetryBudgetOptions) {
     const { ratio, windowMs, minRetriesPerSecond } = options;
@@ -36,57 +31,29 @@ export class RetryBudget {
     }
     this.ratio = ratio;
     this.reserve = (minRetriesPerSecond * windowMs) / 1000;
-    this.bucketMs = windowMs / BUCKETS;
-    this.now = options.now ?? Date.now;
+    this.window = new SlidingWindowCounts(windowMs, options.now ?? Date.now);
   }
 
   /** Counts one first attempt (not a retry): it earns `ratio` of a retry. */
   recordRequest(): void {
-    const slot = this.slot();
-    this.requests[slot] = (this.requests[slot] ?? 0) + 1;
+    this.window.add(1, 0);
   }
 
   /** True when a retry is allowed now; the retry is then counted against the budget. */
   tryWithdraw(): boolean {
-    const { requests, retries } = this.totals();
+    const [requests, retries] = this.window.totals();
     if (retries + 1 > this.ratio * requests + this.reserve) return false;
-    const slot = this.slot();
-    this.retries[slot] = (this.retries[slot] ?? 0) + 1;
+    this.window.add(0, 1);
     return true;
   }
 
   /** Counts over the current window, for metrics and health. */
   snapshot(): { requests: number; retries: number; available: number } {
-    const { requests, retries } = this.totals();
+    const [requests, retries] = this.window.totals();
     return {
       requests,
       retries,
       available: Math.max(0, Math.floor(this.ratio * requests + this.reserve - retries)),
     };
-  }
-
-  private slot(): number {
-    const key = Math.floor(this.now() / this.bucketMs);
-    const slot = ((key % BUCKETS) + BUCKETS) % BUCKETS;
-    if (this.keys[slot] !== key) {
-      this.keys[slot] = key;
-      this.requests[slot] = 0;
-      this.retries[slot] = 0;
-    }
-    return slot;
-  }
-
-  private totals(): { requests: number; retries: number } {
-    const current = Math.floor(this.now() / this.bucketMs);
-    let requests = 0;
-    let retries = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      // Buckets are aged by time, not by later writes, so an idle spell forgets old traffic.
-      if ((this.keys[i] ?? Number.NEGATIVE_INFINITY) > current - BUCKETS) {
-        requests += this.requests[i] ?? 0;
-        retries += this.retries[i] ?? 0;
-      }
-    }
-    return { requests, retries };
   }
 }
