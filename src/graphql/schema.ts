@@ -1,7 +1,6 @@
 // Assembles the executable subgraph schema from schema/*.graphql and the domain resolvers.
-import { readdirSync, readFileSync } from 'node:fs';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { GraphQLScalarType, type GraphQLSchema, parse } from 'graphql';
 import type { Resolvers } from '../generated/graphql.js';
 import { billingResolvers } from './resolvers/billing.js';
@@ -9,7 +8,10 @@ import { messagingResolvers } from './resolvers/messaging.js';
 import { usersResolvers } from './resolvers/users.js';
 import { DateTimeScalar } from './scalars.js';
 
-export const SCHEMA_DIR = new URL('../../schema/', import.meta.url);
+/** schema/: copied beside the compiled code in dist/ (dist/schema), at the repository root from src/. */
+export const SCHEMA_DIR = existsSync(new URL('../schema/', import.meta.url))
+  ? new URL('../schema/', import.meta.url)
+  : new URL('../../schema/', import.meta.url);
 
 /** The SDL of every schema/*.graphql file, in name order. */
 export function loadTypeDefs(dir: URL = SCHEMA_DIR): string {
@@ -27,10 +29,12 @@ export function buildSchema(): GraphQLSchema {
     billingResolvers,
     messagingResolvers,
   ];
-  return buildSubgraphSchema({
-    typeDefs: parse(loadTypeDefs()),
-    resolvers: mergeResolvers(resolvers) as GraphQLResolverMap<unknown>,
-  });
+  return buildSubgraphSchema([
+    {
+      typeDefs: parse(loadTypeDefs()),
+      resolvers: mergeResolvers(resolvers) as GraphQLResolverMap<unknown>,
+    },
+  ]);
 }
 
 /** Shallow-merges per-domain resolver maps type by type. */

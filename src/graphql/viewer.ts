@@ -1,4 +1,5 @@
 // Who is asking: verifies the client's bearer JWT (HS256 secret or a JWKS URL) with jose.
+import type { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
@@ -37,7 +38,7 @@ export function createViewerVerifier(
   jwt: Config['jwt'],
   options: ViewerVerifierOptions = {},
 ): ViewerVerifier {
-  const key: Promise<CryptoKey> | JWTVerifyGetKey = jwt.jwksUrl
+  const key: Promise<webcrypto.CryptoKey> | JWTVerifyGetKey = jwt.jwksUrl
     ? createRemoteJWKSet(new URL(jwt.jwksUrl))
     : crypto.subtle.importKey(
         'raw',

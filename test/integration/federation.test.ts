@@ -41,10 +41,12 @@ afterEach(async () => {
 
 async function startOrders(): Promise<string> {
   const server = new ApolloServer({
-    schema: buildSubgraphSchema({
-      typeDefs: parse(ORDERS_SDL),
-      resolvers: { Query: { orders: () => orders } },
-    }),
+    schema: buildSubgraphSchema([
+      {
+        typeDefs: parse(ORDERS_SDL),
+        resolvers: { Query: { orders: () => orders } },
+      },
+    ]),
   });
   const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
   stops.push(() => server.stop());
