@@ -21,6 +21,7 @@ import type { Config } from './config.js';
 import { AllowlistCache, allowlistPlugin, loadAllowlist } from './graphql/allowlist.js';
 import { createContextFactory, type GraphQLContext, type Services } from './graphql/context.js';
 import { createFormatError, isUnexpectedError } from './graphql/errors.js';
+import { createRouterSecretCheck, ROUTER_SECRET_HEADER } from './graphql/federation.js';
 import { createEdgeProtection } from './graphql/limits.js';
 import { registerPlayground } from './graphql/playground.js';
 import { buildSchema } from './graphql/schema.js';
@@ -114,7 +115,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     void reply.header('x-request-id', request.id);
   });
 
-  const schema = buildSchema();
+  const schema = buildSchema({ restrictServiceSdl: config.isProduction });
   const edge = createEdgeProtection(schema, config.graphql.limits);
   const allowlist = config.graphql.allowlistPath ? loadAllowlist(config.graphql.allowlistPath) : undefined;
   const apollo = new ApolloServer<GraphQLContext>({
@@ -170,6 +171,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     verifyViewer,
     operationTimeoutMs: config.graphql.operationTimeoutMs,
   });
+  const isRouter = createRouterSecretCheck(config.federation.routerSecret);
   const context = async (request: FastifyRequest, reply: FastifyReply): Promise<GraphQLContext> => {
     const controller = new AbortController();
     reply.raw.once('close', () => {
@@ -179,6 +181,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return await contextFactory({
         requestId: request.id,
         authorization: request.headers.authorization,
+        routerAuthenticated: isRouter(request.headers[ROUTER_SECRET_HEADER]),
         clientSignal: controller.signal,
         logger: request.log,
       });

@@ -141,6 +141,13 @@ export interface Config {
       maxCost: number;
     };
   };
+  federation: {
+    /**
+     * Shared secret a router sends in `x-router-secret` to read `_service { sdl }` in production
+     * (otherwise admins only). Default unset: admins only. 32..512 characters.
+     */
+    routerSecret: string | undefined;
+  };
   /** How long SIGTERM waits for requests in flight before forcing exit, in ms. Default 10000 ms. */
   shutdownGraceMs: number;
 }
@@ -159,6 +166,11 @@ export const DEMO_JWT_SECRET = 'junction-demo-secret-not-for-production-use-0123
 
 type Env = Record<string, string | undefined>;
 
+/** ROUTER_SECRET bounds, in characters; a presented header longer than the maximum is refused unread. */
+export const ROUTER_SECRET_MIN_LENGTH = 32;
+export const ROUTER_SECRET_MAX_LENGTH = 512;
+const ROUTER_SECRET_LENGTH = `${ROUTER_SECRET_MIN_LENGTH}..${ROUTER_SECRET_MAX_LENGTH} characters`;
+
 const SECRET_VARIABLES = new Set([
   'JWT_SECRET',
   'USERS_CLIENT_SECRET',
@@ -166,6 +178,7 @@ const SECRET_VARIABLES = new Set([
   'STRIPE_WEBHOOK_SECRET',
   'TWILIO_AUTH_TOKEN',
   'SENDGRID_API_KEY',
+  'ROUTER_SECRET',
 ]);
 
 /**
@@ -304,6 +317,16 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
       ? { ...sendgridRequired, apiBase: sendgridBase, webhookPublicKey: sendgridWebhookKey }
       : sendgridRequired;
 
+  // Set but empty is refused rather than read as unset: it is a secret that failed to arrive.
+  if (env.ROUTER_SECRET === '' && !env.ROUTER_SECRET_FILE)
+    problems.push(`ROUTER_SECRET: expected ${ROUTER_SECRET_LENGTH}, got an empty value`);
+  const routerSecret = parse(
+    'ROUTER_SECRET',
+    z.string().min(ROUTER_SECRET_MIN_LENGTH).max(ROUTER_SECRET_MAX_LENGTH),
+    undefined,
+    ROUTER_SECRET_LENGTH,
+  );
+
   const config: Config = {
     nodeEnv,
     isProduction,
@@ -409,6 +432,7 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
         maxCost: parse('GRAPHQL_MAX_COST', int(1, 100_000_000), 10_000, 'an integer >= 1'),
       },
     },
+    federation: { routerSecret },
     shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),
   };
 

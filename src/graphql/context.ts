@@ -54,6 +54,8 @@ export interface Loaders {
 export interface GraphQLContext {
   requestId: string;
   viewer: Viewer | null;
+  /** The request carried ROUTER_SECRET (federation.ts): it may read `_service` in production. */
+  routerAuthenticated: boolean;
   /** Aborts when the client goes away or the operation's deadline passes. */
   signal: AbortSignal;
   /** Epoch ms. */
@@ -81,6 +83,8 @@ export interface ContextFactoryOptions {
 export interface RequestFacts {
   requestId: string;
   authorization: string | undefined;
+  /** The request carried ROUTER_SECRET; absent (the WebSocket) means it did not. */
+  routerAuthenticated?: boolean;
   /** Aborted when the HTTP client disconnects. */
   clientSignal: AbortSignal;
   logger: Logger;
@@ -106,6 +110,7 @@ export function createContextFactory(options: ContextFactoryOptions) {
     return {
       requestId: facts.requestId,
       viewer,
+      routerAuthenticated: facts.routerAuthenticated ?? false,
       signal,
       deadline,
       upstream,

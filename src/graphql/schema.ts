@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { GraphQLScalarType, type GraphQLSchema, parse } from 'graphql';
 import type { Resolvers } from '../generated/graphql.js';
+import { type FederationGuardOptions, guardFederationFields } from './federation.js';
 import { billingResolvers } from './resolvers/billing.js';
 import { messagingResolvers } from './resolvers/messaging.js';
 import { usersResolvers } from './resolvers/users.js';
@@ -22,19 +23,21 @@ export function loadTypeDefs(dir: URL = SCHEMA_DIR): string {
     .join('\n');
 }
 
-export function buildSchema(): GraphQLSchema {
+/** Builds the subgraph schema; `_entities` and `_service` are guarded (see federation.ts). */
+export function buildSchema(options: FederationGuardOptions): GraphQLSchema {
   const resolvers: Resolvers[] = [
     { DateTime: DateTimeScalar, Query: { _junction: () => true } },
     usersResolvers,
     billingResolvers,
     messagingResolvers,
   ];
-  return buildSubgraphSchema([
+  const schema = buildSubgraphSchema([
     {
       typeDefs: parse(loadTypeDefs()),
       resolvers: mergeResolvers(resolvers) as GraphQLResolverMap<unknown>,
     },
   ]);
+  return guardFederationFields(schema, options);
 }
 
 /** Shallow-merges per-domain resolver maps type by type. */

@@ -45,10 +45,11 @@ export const billingResolvers: Resolvers = {
   },
   Payment: {
     // A federated reference: the owner (from the PaymentIntent's metadata) or an admin may read it.
+    // To anyone else a missing payment is refused like another user's, so ids cannot be probed.
     __resolveReference: async (reference, ctx) => {
       const viewer = requireViewer(ctx);
       const payment = await ctx.loaders.payment.load(reference.id);
-      if (payment && !viewer.isAdmin && payment.userId !== viewer.id)
+      if (!viewer.isAdmin && payment?.userId !== viewer.id)
         throw forbidden("You may only access your own user's data");
       return payment;
     },
