@@ -114,9 +114,9 @@ export class StripeClient extends RestClient {
       key,
       this.provider,
       policy,
-      async () => {
+      async (_stale, loadCtx) => {
         try {
-          return { kind: 'value', value: map(await this.request(spec, ctx)) };
+          return { kind: 'value', value: map(await this.request(spec, loadCtx)) };
         } catch (error) {
           if (isUpstreamCode(error, 'NOT_FOUND')) return { kind: 'value', value: null };
           throw error;
@@ -138,11 +138,11 @@ export class StripeClient extends RestClient {
     page: { limit: number; startingAfter: string | null },
     ctx: CallContext,
   ): Promise<UpstreamPage<Payment>> {
-    const { value } = await this.cache.getOrLoad(
+    const { value } = await this.cache.getOrLoad<UpstreamPage<Payment>>(
       this.key('payments', `${customerId}|${page.startingAfter ?? ''}|${page.limit}`),
       this.provider,
       this.paymentsPolicy,
-      async () => {
+      async (_stale, loadCtx) => {
         const list = await this.request(
           {
             method: 'GET',
@@ -155,7 +155,7 @@ export class StripeClient extends RestClient {
             },
             schema: stripePaymentIntentListSchema,
           },
-          ctx,
+          loadCtx,
         );
         const items = list.data.map(toPayment);
         const last = items.at(-1);

@@ -94,11 +94,11 @@ export class TwilioClient extends RestClient {
     page: { limit: number; pageToken: string | null },
     ctx: CallContext,
   ): Promise<UpstreamPage<Message>> {
-    const { value } = await this.cache.getOrLoad(
+    const { value } = await this.cache.getOrLoad<UpstreamPage<Message>>(
       cacheKey(this.provider, this.credentialId, 'messages', `${to}|${page.pageToken ?? ''}|${page.limit}`),
       this.provider,
       this.messagesPolicy,
-      async () => {
+      async (_stale, loadCtx) => {
         const query = new URLSearchParams({ To: to, PageSize: String(page.limit) });
         if (page.pageToken) {
           const { page: pageNumber, token } = decodePageToken(page.pageToken);
@@ -113,7 +113,7 @@ export class TwilioClient extends RestClient {
             query,
             schema: twilioMessageListSchema,
           },
-          ctx,
+          loadCtx,
         );
         return {
           kind: 'value' as const,
