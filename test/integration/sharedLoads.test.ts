@@ -47,7 +47,7 @@ async function abandonOneOfTwo(
       body: JSON.stringify({ query }),
       signal,
     });
-  sim.faults.add({ match: { route }, latencyMs: 1_500 });
+  sim.faults.add({ match: { route }, latencyMs: 2_000 });
   const before = sim.count({ route });
   const abandoned = new AbortController();
   const first = request({}, abandoned.signal).catch((error: unknown) => error);
