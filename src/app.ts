@@ -90,6 +90,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const health = new ProviderHealth();
   const services = createServices({ config, endpoints, pools, cache, health, logger, metrics });
   metrics.watchPipelines(services.pipelines);
+  health.watchPipelines(services.pipelines);
   const pubsub = new PubSub();
   const deduper = new EventDeduper();
   let publicBaseUrl = config.publicBaseUrl ?? endpoints.twilio.publicBaseUrl;

@@ -104,6 +104,11 @@ export interface Config {
     };
     /** Longest a request waits for a rate-limit token, in ms; then UPSTREAM_RATE_LIMITED. Default 1000 ms. */
     rateLimitMaxWaitMs: number;
+    /**
+     * Longest pause (or slowed window) any provider header (Retry-After, RateLimit reset) can impose, in
+     * ms; also the largest `retryAfter` passed on to clients. Default 60000 ms. Trap: 0 means headers never pause.
+     */
+    rateLimitMaxPauseMs: number;
     /** Requests per second per provider credential (token bucket, adapts to the provider's signals). */
     ratePerSecond: { users: number; stripe: number; twilio: number; sendgrid: number };
     /** Requests in flight per provider; clamped to UPSTREAM_CONNECTIONS. Default 32. */
@@ -392,6 +397,12 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
         probeTimeoutMs: parse('BREAKER_PROBE_TIMEOUT_MS', int(1, 600_000), 1_000, 'milliseconds 1..600000'),
       },
       rateLimitMaxWaitMs: parse('RATE_LIMIT_MAX_WAIT_MS', int(0, 60_000), 1_000, 'milliseconds 0..60000'),
+      rateLimitMaxPauseMs: parse(
+        'RATE_LIMIT_MAX_PAUSE_MS',
+        int(0, 3_600_000),
+        60_000, // 60 s
+        'milliseconds 0..3600000',
+      ),
       ratePerSecond: {
         users: parse('USERS_RATE_LIMIT_PER_SECOND', z.coerce.number().positive(), 200, 'a positive number'),
         // Stripe allows 100 read+write requests/s in live mode: stay under it.

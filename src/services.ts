@@ -85,6 +85,7 @@ export function createServices({
     pools,
     attemptTimeoutMs: config.upstream.attemptTimeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
+    maxPauseMs: config.policies.rateLimitMaxPauseMs,
     onAttempt,
   };
   const { policies } = config;
@@ -100,7 +101,20 @@ export function createServices({
       breaker: policies.breaker,
       probeTimeoutMs: policies.breaker.probeTimeoutMs,
       breakerGroup,
-      rateLimit: bucketFor(policies.ratePerSecond[provider], policies.rateLimitMaxWaitMs),
+      rateLimit: {
+        ...bucketFor(policies.ratePerSecond[provider], policies.rateLimitMaxWaitMs),
+        maxPauseMs: policies.rateLimitMaxPauseMs,
+        onPauseClamped: (clamp) => {
+          metrics.pauseClamped(provider, clamp.header);
+          // Once per provider: a provider that keeps sending such headers must not flood the log.
+          if (clamp.first) {
+            logger.warn(
+              { provider, header: clamp.header, unit: clamp.unit, pauseMs: clamp.pauseMs },
+              'provider asked for a longer pause than RATE_LIMIT_MAX_PAUSE_MS; clamped (logged once)',
+            );
+          }
+        },
+      },
       concurrency: { limit: policies.concurrency, poolConnections: config.upstream.connections },
       onThrottle: (name, waitedMs) => metrics.throttled(name, waitedMs),
       onRetry: (info) => {
@@ -137,6 +151,7 @@ export function createServices({
       clientId: endpoints.users.clientId,
       clientSecret: endpoints.users.clientSecret,
       dispatcher: pools.get(endpoints.users.tokenUrl),
+      maxPauseMs: config.policies.rateLimitMaxPauseMs,
     }),
     cache,
     cachePolicy: {

@@ -25,6 +25,7 @@ export class Metrics {
   private readonly webhooksRejected: Counter<'provider' | 'reason'>;
   private readonly webhooksDuplicate: Counter<'provider'>;
   private readonly operationNames = new Set<string>();
+  private readonly pausesClamped: Counter<'provider' | 'header'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -92,6 +93,12 @@ export class Metrics {
       labelNames: ['provider', 'reason'],
       registers,
     });
+    this.pausesClamped = new Counter({
+      name: 'junction_upstream_pause_clamped_total',
+      help: 'Provider rate-limit headers that asked for a pause longer than RATE_LIMIT_MAX_PAUSE_MS (or an implausible one), by header name.',
+      labelNames: ['provider', 'header'],
+      registers,
+    });
     this.webhooksDuplicate = new Counter({
       name: 'junction_webhooks_duplicates_total',
       help: 'Verified webhook events already processed (acknowledged, no effect).',
@@ -131,6 +138,27 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'junction_upstream_throttle_pause_seconds',
+      help: 'Seconds left of a pause a provider imposed (Retry-After, exhausted RateLimit window); 0 when calls flow.',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect() {
+        for (const [provider, p] of entries())
+          if (p.limiter) this.set({ provider }, p.limiter.pauseRemainingMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'junction_upstream_throttle_rate_ratio',
+      help: 'Current rate-limit rate over the configured one: 1 when unthrottled, lower while the provider slows us.',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect() {
+        for (const [provider, p] of entries())
+          if (p.limiter)
+            this.set({ provider }, p.limiter.currentRatePerSecond / p.limiter.configuredRatePerSecond);
+      },
+    });
+    new Gauge({
       name: 'junction_ratelimit_rate_per_second',
       help: 'Current token refill rate (lowered by provider throttling signals).',
       labelNames: ['provider'],
@@ -140,6 +168,11 @@ export class Metrics {
           if (p.limiter) this.set({ provider }, p.limiter.currentRatePerSecond);
       },
     });
+  }
+
+  /** A provider header was cut to RATE_LIMIT_MAX_PAUSE_MS (`header` is one of the rate-limit header names). */
+  pauseClamped(provider: string, header: string): void {
+    this.pausesClamped.inc({ provider, header });
   }
 
   upstreamAttempt(info: UpstreamCallInfo, error: UpstreamError | undefined): void {

@@ -4,7 +4,13 @@ import { createHash } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
 import { z } from 'zod';
 import { raceAbort } from './abort.js';
-import { UpstreamBadResponseError, UpstreamRejectedError, UpstreamUnavailableError } from './errors.js';
+import {
+  UpstreamBadResponseError,
+  UpstreamRateLimitedError,
+  UpstreamRejectedError,
+  UpstreamUnavailableError,
+} from './errors.js';
+import { pickRateLimitHeaders, retryAfterSecondsFrom } from './rateLimitHeaders.js';
 
 export interface AuthStrategy {
   readonly kind: 'none' | 'api-key' | 'bearer' | 'basic' | 'oauth2-client-credentials';
@@ -101,6 +107,8 @@ export interface OAuth2ClientCredentialsOptions {
   dispatcher?: Dispatcher | undefined;
   /** Clock in ms, replaceable in tests. Default `Date.now`. */
   now?: () => number;
+  /** Longest Retry-After of the token endpoint passed on in a rate-limited error, in ms. Default 60000 ms (60 s). */
+  maxPauseMs?: number | undefined;
 }
 
 const tokenResponseSchema = z.object({
@@ -193,6 +201,16 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
         provider,
         status: res.statusCode,
         retryable: false,
+      });
+    }
+    if (res.statusCode === 429) {
+      // The token endpoint throttles us: the API call it was for never left.
+      throw new UpstreamRateLimitedError(`${provider}: token endpoint rate limited`, {
+        provider,
+        status: 429,
+        retryAfterSeconds: retryAfterSecondsFrom(res.headers, this.now(), this.options.maxPauseMs ?? 60_000),
+        rateLimitHeaders: pickRateLimitHeaders(res.headers),
+        notSent: true,
       });
     }
     if (res.statusCode >= 300) {

@@ -1,10 +1,12 @@
 // Shared response cache over lru-cache: a byte budget, a TTL per resource, one coalesced upstream
 // call per key (lru-cache's `fetch`), stale-while-revalidate, stale-if-error, ETag revalidation,
 // upstream Cache-Control, and explicit invalidation. Keys always include the credential fingerprint.
+// A coalesced load is shared work: it runs under a SharedCallContext, never under one caller's signal.
 import { LRUCache } from 'lru-cache';
 import { isTimeoutReason, raceAbort } from './abort.js';
 import type { CallContext } from './callContext.js';
 import { UpstreamTimeoutError } from './errors.js';
+import { SharedCallContext } from './sharedContext.js';
 
 export interface CachePolicy {
   /** Seconds an entry is fresh. Upstream `max-age` can only shorten it. Trap: 0 disables caching. */
@@ -33,8 +35,15 @@ export type LoadResult<T> =
       maxAgeSeconds?: number | undefined;
     };
 
-/** Loads a value; receives the stale entry (for its ETag) when there is one. */
-export type Loader<T> = (stale: { value: T; etag: string | undefined } | undefined) => Promise<LoadResult<T>>;
+/**
+ * Loads a value; receives the stale entry (for its ETag) when there is one, and the CallContext to
+ * call the provider with. Trap: use that `ctx`, not the caller's: a coalesced load serves every
+ * caller waiting on it, so it gets a shared context that no single caller can cancel.
+ */
+export type Loader<T> = (
+  stale: { value: T; etag: string | undefined } | undefined,
+  ctx: CallContext,
+) => Promise<LoadResult<T>>;
 
 export type CacheOutcome = 'hit' | 'stale' | 'miss';
 
@@ -52,6 +61,8 @@ interface Entry {
 interface FetchContext {
   load: Loader<unknown>;
   policy: CachePolicy;
+  /** The caller that starts the load (its request id is forwarded). */
+  ctx: CallContext;
 }
 
 export interface ResponseCacheOptions {
@@ -69,6 +80,10 @@ export interface CacheStats {
   hits: number;
   misses: number;
   stale: number;
+  /** Loads in flight (one per key, however many callers wait on it). */
+  loading: number;
+  /** Callers waiting on those loads. */
+  waiting: number;
 }
 
 export class ResponseCache {
@@ -76,6 +91,8 @@ export class ResponseCache {
   private readonly now: () => number;
   private readonly counters = { hits: 0, misses: 0, stale: 0 };
   private readonly onOutcome: ResponseCacheOptions['onOutcome'];
+  /** The shared context of each load in flight, by key: how late callers join its report. */
+  private readonly inflight = new Map<string, SharedCallContext>();
 
   constructor(options: ResponseCacheOptions) {
     this.now = options.now ?? Date.now;
@@ -92,9 +109,17 @@ export class ResponseCache {
       ttl: 1,
       allowStale: false,
       noDeleteOnFetchRejection: true,
-      fetchMethod: async (_key, stale, { options, context }) => {
+      fetchMethod: async (key, stale, { options, context }) => {
         const previous = stale ? { value: stale.value, etag: stale.etag } : undefined;
-        const result = await context.load(previous);
+        // Runs synchronously inside lru.fetch(), so getOrLoad finds it in `inflight` right after.
+        const shared = new SharedCallContext(context.ctx);
+        this.inflight.set(key, shared);
+        let result: LoadResult<unknown>;
+        try {
+          result = await context.load(previous, shared.ctx);
+        } finally {
+          if (this.inflight.get(key) === shared) this.inflight.delete(key);
+        }
         const policy = context.policy;
         const maxAge = result.maxAgeSeconds;
         const ttlSeconds = maxAge === undefined ? policy.ttlSeconds : Math.min(maxAge, policy.ttlSeconds);
@@ -134,7 +159,8 @@ export class ResponseCache {
     ctx: CallContext,
   ): Promise<{ value: T; outcome: CacheOutcome }> {
     if (policy.ttlSeconds <= 0) {
-      const loaded = await load(undefined);
+      // Uncached: the caller's own load, but it may still meet others in a batch (users by id).
+      const loaded = await this.waitFor(load(undefined, ctx), provider, ctx);
       if (loaded.kind !== 'value') throw new Error('not-modified without a cached entry');
       this.count('miss', provider, ctx);
       return { value: loaded.value, outcome: 'miss' };
@@ -157,16 +183,34 @@ export class ResponseCache {
     }
     const status: LRUCache.Status<string, Entry, FetchContext> = {};
     const pending = this.lru.fetch(key, {
-      context: { load: load as Loader<unknown>, policy },
+      context: { load: load as Loader<unknown>, policy, ctx },
       allowStale,
       allowStaleOnFetchRejection,
       status,
     });
+    // Served stale at once: nothing to wait for (the refresh runs on without this caller).
+    const leave = status.returnedStale ? undefined : this.inflight.get(key)?.join(ctx);
     let entry: Entry | undefined;
     try {
-      entry = await raceAbort(pending, ctx.signal);
+      entry = await this.waitFor(pending, provider, ctx);
+    } finally {
+      leave?.();
+    }
+    if (entry === undefined) throw new Error(`cache fetch for ${provider} returned nothing`);
+    if (entry.noStore) this.lru.delete(key);
+    const outcome: CacheOutcome = status.returnedStale ? 'stale' : status.fetch === 'hit' ? 'hit' : 'miss';
+    this.count(outcome, provider, ctx);
+    return { value: entry.value as T, outcome };
+  }
+
+  /**
+   * Waits for `work` until the caller gives up: its cancellation rejects with the signal's reason,
+   * its deadline with UPSTREAM_TIMEOUT. The work itself runs on for whoever else waits on it.
+   */
+  private async waitFor<R>(work: Promise<R>, provider: string, ctx: CallContext): Promise<R> {
+    try {
+      return await raceAbort(work, ctx.signal);
     } catch (error) {
-      // The operation's deadline passed while this caller waited on a shared load.
       if (ctx.signal?.aborted && error === ctx.signal.reason && isTimeoutReason(error)) {
         throw new UpstreamTimeoutError(`${provider}: the operation's deadline passed while waiting`, {
           provider,
@@ -175,11 +219,6 @@ export class ResponseCache {
       }
       throw error;
     }
-    if (entry === undefined) throw new Error(`cache fetch for ${provider} returned nothing`);
-    if (entry.noStore) this.lru.delete(key);
-    const outcome: CacheOutcome = status.returnedStale ? 'stale' : status.fetch === 'hit' ? 'hit' : 'miss';
-    this.count(outcome, provider, ctx);
-    return { value: entry.value as T, outcome };
   }
 
   /** Drops one entry (mutations and webhooks call this). */
@@ -201,7 +240,15 @@ export class ResponseCache {
   }
 
   stats(): CacheStats {
-    return { entries: this.lru.size, bytes: this.lru.calculatedSize, ...this.counters };
+    let waiting = 0;
+    for (const shared of this.inflight.values()) waiting += shared.size;
+    return {
+      entries: this.lru.size,
+      bytes: this.lru.calculatedSize,
+      ...this.counters,
+      loading: this.inflight.size,
+      waiting,
+    };
   }
 
   private count(outcome: CacheOutcome, provider: string, ctx: CallContext): void {

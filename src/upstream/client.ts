@@ -12,6 +12,7 @@ import {
   RequestCancelledError,
   UpstreamBadResponseError,
   type UpstreamError,
+  type UpstreamErrorDetails,
   UpstreamNotFoundError,
   UpstreamRateLimitedError,
   UpstreamRejectedError,
@@ -19,7 +20,7 @@ import {
   UpstreamUnavailableError,
 } from './errors.js';
 import type { PoolRegistry } from './pools.js';
-import { parseRetryAfter } from './retryAfter.js';
+import { pickRateLimitHeaders, retryAfterSecondsFrom } from './rateLimitHeaders.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -101,6 +102,11 @@ export interface RestClientOptions {
   executor?: RequestExecutor;
   /** Called after each attempt, for logs and metrics. */
   onAttempt?: (info: UpstreamCallInfo, error: UpstreamError | undefined) => void;
+  /**
+   * Longest wait a provider's Retry-After or reset header can put into an error's `retryAfterSeconds`,
+   * in ms. Default 60000 ms (60 s), as RATE_LIMIT_MAX_PAUSE_MS. Trap: it bounds what clients are told, not the limiter (see its own maxPauseMs).
+   */
+  maxPauseMs?: number;
 }
 
 const IDEMPOTENT_METHODS = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
@@ -116,6 +122,7 @@ export class RestClient {
   private readonly idempotencyHeader: string;
   private readonly defaultHeaders: Record<string, string>;
   private readonly onAttempt: RestClientOptions['onAttempt'];
+  private readonly maxPauseMs: number;
   protected executor: RequestExecutor;
 
   constructor(options: RestClientOptions) {
@@ -130,6 +137,7 @@ export class RestClient {
     this.defaultHeaders = options.defaultHeaders ?? {};
     this.executor = options.executor ?? sendOnce;
     this.onAttempt = options.onAttempt;
+    this.maxPauseMs = options.maxPauseMs ?? 60_000; // 60 s
   }
 
   /** Credential fingerprint: part of every cache key, so credentials never share entries. */
@@ -160,20 +168,45 @@ export class RestClient {
    * (Stripe's `{error:{type,code}}`, Twilio's `{code,message}`) and call `super` for the rest.
    */
   protected errorFromResponse(res: RawResponse, _spec: RequestSpec<unknown>): UpstreamError {
-    const details = {
+    const details = this.responseDetails(res);
+    // The provider's own retry signal (see retrySignal) wins over the status-based default.
+    const forced = this.retrySignal(res);
+    const retryable = (fallback: boolean) => ({ retryable: forced ?? fallback });
+    const where = `${this.provider} answered ${res.status}`;
+    if (res.status === 404)
+      return new UpstreamNotFoundError(`${where}: not found`, { ...details, ...retryable(false) });
+    if (res.status === 408)
+      return new UpstreamTimeoutError(`${where}: request timeout`, { ...details, ...retryable(true) });
+    if (res.status === 429)
+      return new UpstreamRateLimitedError(`${where}: rate limited`, { ...details, ...retryable(true) });
+    if (res.status === 409)
+      return new UpstreamRejectedError(`${where}: conflict`, { ...details, ...retryable(true) });
+    if (res.status >= 500)
+      return new UpstreamUnavailableError(`${where}: server error`, { ...details, ...retryable(true) });
+    return new UpstreamRejectedError(`${where}: request rejected`, { ...details, ...retryable(false) });
+  }
+
+  /**
+   * What every error made from an answer carries: provider, status, request id, the wait the
+   * provider asked for (bounded by maxPauseMs) and the rate-limit headers the limiter reads.
+   */
+  protected responseDetails(res: RawResponse): UpstreamErrorDetails {
+    return {
       provider: this.provider,
       status: res.status,
       upstreamRequestId: res.upstreamRequestId,
-      retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
+      retryAfterSeconds: retryAfterSecondsFrom(res.headers, Date.now(), this.maxPauseMs),
+      rateLimitHeaders: pickRateLimitHeaders(res.headers),
     };
-    const where = `${this.provider} answered ${res.status}`;
-    if (res.status === 404) return new UpstreamNotFoundError(`${where}: not found`, details);
-    if (res.status === 408) return new UpstreamTimeoutError(`${where}: request timeout`, details);
-    if (res.status === 429) return new UpstreamRateLimitedError(`${where}: rate limited`, details);
-    if (res.status === 409)
-      return new UpstreamRejectedError(`${where}: conflict`, { ...details, retryable: true });
-    if (res.status >= 500) return new UpstreamUnavailableError(`${where}: server error`, details);
-    return new UpstreamRejectedError(`${where}: request rejected`, { ...details, retryable: false });
+  }
+
+  /**
+   * Hook: the provider's own word on whether this failed answer may be retried (e.g. Stripe's
+   * `Stripe-Should-Retry`), or undefined to decide by status. When defined it wins, whatever the
+   * status or body.
+   */
+  protected retrySignal(_res: RawResponse): boolean | undefined {
+    return undefined;
   }
 
   /** Turns a transport failure (refused, reset, timeout, cancelled) into a typed error. */

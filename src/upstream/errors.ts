@@ -36,6 +36,11 @@ export interface UpstreamErrorDetails {
   field?: string | undefined;
   /** Provider-specific extra detail that is safe to show (e.g. Stripe's decline_code). */
   detail?: Record<string, string> | undefined;
+  /**
+   * The answer's rate-limit headers (Retry-After, RateLimit*, X-RateLimit-*), bounded in length: the
+   * rate limiter reads them from errors as from successes. Never shown to clients.
+   */
+  rateLimitHeaders?: Readonly<Record<string, string>> | undefined;
   cause?: unknown;
 }
 
@@ -53,6 +58,7 @@ export class UpstreamError extends Error {
   readonly notSent: boolean;
   readonly field: string | undefined;
   readonly detail: Record<string, string> | undefined;
+  readonly rateLimitHeaders: Readonly<Record<string, string>> | undefined;
 
   constructor(code: UpstreamErrorCode, message: string, details: UpstreamErrorDetails) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -67,6 +73,7 @@ export class UpstreamError extends Error {
     this.notSent = details.notSent ?? false;
     this.field = details.field;
     this.detail = details.detail;
+    this.rateLimitHeaders = details.rateLimitHeaders;
   }
 }
 

@@ -158,6 +158,41 @@ describe('billing (Stripe)', () => {
     expect(res.body.errors![0].extensions).toMatchObject({ code: 'UPSTREAM_TIMEOUT', provider: 'stripe' });
   });
 
+  it('obeys Stripe-Should-Retry: false on an HTML 503 from a proxy: one call, not retryable', async () => {
+    h = await startHarness({ env: { RETRY_BASE_DELAY_MS: '5', RETRY_MAX_DELAY_MS: '20' } });
+    await h.gql('{ me { id } }');
+    h.stripe.faults.add({
+      match: { route: 'GET /v1/customers/:id' },
+      status: 503,
+      body: '<html><body><h1>503 Service Unavailable</h1></body></html>',
+      headers: { 'content-type': 'text/html', 'stripe-should-retry': 'false' },
+    });
+    const res = await h.gql('{ me { billing { id } } }');
+    expect(res.body.errors![0].extensions).toMatchObject({
+      code: 'UPSTREAM_UNAVAILABLE',
+      provider: 'stripe',
+      upstreamStatus: 503,
+      retryable: false,
+    });
+    expect(stripeCalls(h, 'GET /v1/customers/:id')).toBe(1);
+  });
+
+  it('obeys Stripe-Should-Retry: true on an HTML 400: retried, then answered', async () => {
+    h = await startHarness({ env: { RETRY_BASE_DELAY_MS: '5', RETRY_MAX_DELAY_MS: '20' } });
+    await h.gql('{ me { id } }');
+    h.stripe.faults.add({
+      match: { route: 'GET /v1/customers/:id' },
+      status: 400,
+      body: '<html><body>Bad Request</body></html>',
+      headers: { 'content-type': 'text/html', 'stripe-should-retry': 'true' },
+      times: 1,
+    });
+    const res = await h.gql('{ me { billing { id } } }');
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data.me.billing.id).toMatch(/^cus_/);
+    expect(stripeCalls(h, 'GET /v1/customers/:id')).toBe(2);
+  });
+
   it('keeps the rest of the response when Stripe fails (partial data)', async () => {
     h = await startHarness({ env: { RETRY_MAX_ATTEMPTS: '1' } });
     h.stripe.faults.add({ match: { path: /^\/v1\// }, status: 500 });

@@ -11,7 +11,6 @@ import {
   UpstreamRateLimitedError,
   UpstreamRejectedError,
 } from '../../upstream/errors.js';
-import { parseRetryAfter } from '../../upstream/retryAfter.js';
 import { type SendGridMail, sendgridErrorSchema } from './types.js';
 
 export const SENDGRID_PROVIDER = 'sendgrid';
@@ -80,12 +79,7 @@ export class SendGridClient extends RestClient {
     res: RawResponse,
     spec: Parameters<RestClient['errorFromResponse']>[1],
   ): UpstreamError {
-    const details = {
-      provider: this.provider,
-      status: res.status,
-      upstreamRequestId: res.upstreamRequestId,
-      retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
-    };
+    const details = this.responseDetails(res);
     if (res.status === 401 || res.status === 403) {
       return new UpstreamRejectedError(`sendgrid refused Junction's credentials (${res.status})`, {
         ...details,

@@ -21,7 +21,6 @@ import {
   UpstreamUnavailableError,
 } from '../../upstream/errors.js';
 import type { UpstreamPage } from '../../upstream/pagination.js';
-import { parseRetryAfter } from '../../upstream/retryAfter.js';
 import { toCustomer, toPayment, toStripeForm } from './mapping.js';
 import {
   stripeCustomerSchema,
@@ -115,9 +114,9 @@ export class StripeClient extends RestClient {
       key,
       this.provider,
       policy,
-      async () => {
+      async (_stale, loadCtx) => {
         try {
-          return { kind: 'value', value: map(await this.request(spec, ctx)) };
+          return { kind: 'value', value: map(await this.request(spec, loadCtx)) };
         } catch (error) {
           if (isUpstreamCode(error, 'NOT_FOUND')) return { kind: 'value', value: null };
           throw error;
@@ -139,11 +138,11 @@ export class StripeClient extends RestClient {
     page: { limit: number; startingAfter: string | null },
     ctx: CallContext,
   ): Promise<UpstreamPage<Payment>> {
-    const { value } = await this.cache.getOrLoad(
+    const { value } = await this.cache.getOrLoad<UpstreamPage<Payment>>(
       this.key('payments', `${customerId}|${page.startingAfter ?? ''}|${page.limit}`),
       this.provider,
       this.paymentsPolicy,
-      async () => {
+      async (_stale, loadCtx) => {
         const list = await this.request(
           {
             method: 'GET',
@@ -156,7 +155,7 @@ export class StripeClient extends RestClient {
             },
             schema: stripePaymentIntentListSchema,
           },
-          ctx,
+          loadCtx,
         );
         const items = list.data.map(toPayment);
         const last = items.at(-1);
@@ -213,7 +212,7 @@ export class StripeClient extends RestClient {
     return cacheKey(this.provider, this.credentialId, resource, id);
   }
 
-  /** Reads Stripe's `{error:{type,code,decline_code,message,param}}` and `Stripe-Should-Retry`. */
+  /** Reads Stripe's `{error:{type,code,decline_code,message,param}}`. */
   protected override errorFromResponse(
     res: RawResponse,
     spec: Parameters<RestClient['errorFromResponse']>[1],
@@ -222,24 +221,22 @@ export class StripeClient extends RestClient {
     try {
       body = stripeErrorSchema.parse(JSON.parse(res.body));
     } catch {
+      // Not Stripe's JSON (an HTML 503 from a proxy): the base mapping, still under Stripe-Should-Retry.
       return super.errorFromResponse(res, spec);
     }
     const e = body.error;
-    const shouldRetry = res.headers['stripe-should-retry'];
+    // Stripe's own signal decides whenever it is there, whatever the status or error type.
+    const forced = this.retrySignal(res);
+    const retryable = (fallback: boolean | undefined) => ({ retryable: forced ?? fallback });
     const details: UpstreamErrorDetails = {
-      provider: this.provider,
-      status: res.status,
+      ...this.responseDetails(res),
       upstreamCode: e.code ?? e.type,
-      upstreamRequestId: res.upstreamRequestId,
-      retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
-      // Stripe's own signal decides first.
-      ...(shouldRetry === 'true' ? { retryable: true } : shouldRetry === 'false' ? { retryable: false } : {}),
     };
     if (res.status === 401 || res.status === 403) {
       // Stripe's 401 message quotes part of the key: say less.
       return new UpstreamRejectedError(`stripe refused Junction's credentials (${res.status})`, {
         ...details,
-        retryable: false,
+        ...retryable(false),
       });
     }
     // Stripe writes its other messages for end users (no secrets in them); cap the length anyway.
@@ -247,24 +244,29 @@ export class StripeClient extends RestClient {
     if (e.type === 'card_error') {
       return new PaymentDeclinedError(message, {
         ...details,
-        retryable: false,
+        ...retryable(false),
         detail: e.decline_code ? { declineCode: e.decline_code } : undefined,
       });
     }
     if (res.status === 429 || e.code === 'rate_limit')
-      return new UpstreamRateLimitedError(message, { ...details, retryable: details.retryable ?? true });
+      return new UpstreamRateLimitedError(message, { ...details, ...retryable(true) });
     if (res.status === 404 || e.code === 'resource_missing')
-      return new UpstreamNotFoundError(message, details);
+      return new UpstreamNotFoundError(message, { ...details, ...retryable(undefined) });
     if (e.type === 'idempotency_error') {
-      return new UpstreamInputError(message, { ...details, field: 'idempotencyKey', retryable: false });
+      return new UpstreamInputError(message, { ...details, field: 'idempotencyKey', ...retryable(false) });
     }
     if (e.type === 'invalid_request_error' && res.status === 400 && e.param) {
-      return new UpstreamInputError(message, { ...details, field: e.param, retryable: false });
+      return new UpstreamInputError(message, { ...details, field: e.param, ...retryable(false) });
     }
-    if (res.status >= 500 || e.type === 'api_error') return new UpstreamUnavailableError(message, details);
-    return new UpstreamRejectedError(message, {
-      ...details,
-      retryable: details.retryable ?? res.status === 409,
-    });
+    if (res.status >= 500 || e.type === 'api_error')
+      return new UpstreamUnavailableError(message, { ...details, ...retryable(undefined) });
+    return new UpstreamRejectedError(message, { ...details, ...retryable(res.status === 409) });
+  }
+
+  /** `Stripe-Should-Retry: true|false`: Stripe's word on retrying, which wins over status and body. */
+  protected override retrySignal(res: RawResponse): boolean | undefined {
+    const raw = res.headers['stripe-should-retry'];
+    const value = (Array.isArray(raw) ? raw[0] : raw)?.trim().toLowerCase();
+    return value === 'true' ? true : value === 'false' ? false : undefined;
   }
 }

@@ -14,7 +14,6 @@ import {
   UpstreamRejectedError,
 } from '../../upstream/errors.js';
 import { InvalidCursorError, type UpstreamPage } from '../../upstream/pagination.js';
-import { parseRetryAfter } from '../../upstream/retryAfter.js';
 import { toMessage } from './mapping.js';
 import { twilioErrorSchema, twilioMessageListSchema, twilioMessageSchema } from './types.js';
 
@@ -95,11 +94,11 @@ export class TwilioClient extends RestClient {
     page: { limit: number; pageToken: string | null },
     ctx: CallContext,
   ): Promise<UpstreamPage<Message>> {
-    const { value } = await this.cache.getOrLoad(
+    const { value } = await this.cache.getOrLoad<UpstreamPage<Message>>(
       cacheKey(this.provider, this.credentialId, 'messages', `${to}|${page.pageToken ?? ''}|${page.limit}`),
       this.provider,
       this.messagesPolicy,
-      async () => {
+      async (_stale, loadCtx) => {
         const query = new URLSearchParams({ To: to, PageSize: String(page.limit) });
         if (page.pageToken) {
           const { page: pageNumber, token } = decodePageToken(page.pageToken);
@@ -114,7 +113,7 @@ export class TwilioClient extends RestClient {
             query,
             schema: twilioMessageListSchema,
           },
-          ctx,
+          loadCtx,
         );
         return {
           kind: 'value' as const,
@@ -141,13 +140,7 @@ export class TwilioClient extends RestClient {
     } catch {
       return super.errorFromResponse(res, spec);
     }
-    const details: UpstreamErrorDetails = {
-      provider: this.provider,
-      status: res.status,
-      upstreamCode: String(body.code),
-      upstreamRequestId: res.upstreamRequestId,
-      retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
-    };
+    const details: UpstreamErrorDetails = { ...this.responseDetails(res), upstreamCode: String(body.code) };
     const field = INPUT_ERRORS[body.code];
     if (field !== undefined) {
       return new UpstreamInputError((body.message ?? `Twilio error ${body.code}`).slice(0, 300), {

@@ -14,6 +14,7 @@ import type { CallContext } from '../../upstream/callContext.js';
 import { RestClient, type RestClientOptions } from '../../upstream/client.js';
 import { isUpstreamCode } from '../../upstream/errors.js';
 import type { UpstreamPage } from '../../upstream/pagination.js';
+import { SharedCallContext } from '../../upstream/sharedContext.js';
 import { toUser } from './mapping.js';
 import { type ExternalUser, externalUserSchema, userBatchSchema, userPageSchema } from './types.js';
 
@@ -82,11 +83,11 @@ export class UsersClient extends RestClient {
     page: { limit: number; cursor: string | null },
     ctx: CallContext,
   ): Promise<UpstreamPage<User>> {
-    const { value } = await this.cache.getOrLoad(
+    const { value } = await this.cache.getOrLoad<UpstreamPage<User>>(
       cacheKey(this.provider, this.credentialId, 'users-page', `${page.cursor ?? ''}|${page.limit}`),
       this.provider,
       { ttlSeconds: this.cachePolicy.ttlSeconds },
-      async () => {
+      async (_stale, loadCtx) => {
         const res = await this.send(
           {
             method: 'GET',
@@ -95,7 +96,7 @@ export class UsersClient extends RestClient {
             query: { limit: page.limit, cursor: page.cursor ?? undefined },
             schema: userPageSchema,
           },
-          ctx,
+          loadCtx,
         );
         const cc = parseCacheControl(res.headers['cache-control']);
         const value = { items: res.data.data.map(toUser), next: res.data.pagination.next_cursor ?? null };
@@ -120,7 +121,7 @@ export class UsersClient extends RestClient {
       this.userKey(id),
       this.provider,
       this.cachePolicy,
-      (stale) => this.loadUser(id, ctx, stale?.etag),
+      (stale, loadCtx) => this.loadUser(id, loadCtx, stale?.etag),
       ctx,
     );
     return value ? toUser(value) : null;
@@ -166,10 +167,12 @@ export class UsersClient extends RestClient {
 
   private async fetchBatch(keys: readonly BatchKey[]): Promise<(BatchResult | Error)[]> {
     const ids = [...new Set(keys.map((k) => k.id))];
-    // The batch serves several operations: it forwards the first one's request id and reports to
-    // its hooks, but takes no one's signal or deadline (each waiter gives up on its own).
-    const first = keys[0]?.ctx ?? {};
-    const ctx: CallContext = { requestId: first.requestId, onCall: first.onCall };
+    // The batch serves several loads (often several operations): it forwards the first one's
+    // request id and reports to every one of them, but takes no one's signal or deadline (each
+    // waiter gives up on its own).
+    const shared = new SharedCallContext(keys[0]?.ctx ?? {});
+    for (const waiting of new Set(keys.map((k) => k.ctx))) shared.join(waiting);
+    const { ctx } = shared;
     if (ids.length === 1 && ids[0] !== undefined) {
       // A batch of one is a by-id fetch, which also brings an ETag for later revalidation.
       const one = await this.fetchOne(ids[0], ctx);

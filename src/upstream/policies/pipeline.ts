@@ -217,10 +217,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         throw error;
       }
       permit.failed(error);
-      if (limiter && isUpstreamError(error) && error.status === 429) {
-        // Errors keep no headers; Retry-After is the throttling signal that survives into them.
-        const retryAfter = error.retryAfterSeconds;
-        limiter.onResponse({ status: 429, headers: { 'retry-after': retryAfter?.toString() } });
+      if (limiter && isUpstreamError(error) && error.status !== undefined) {
+        // A provider's error answers carry throttling signals too (429, Retry-After, RateLimit-*).
+        limiter.onResponse({ status: error.status, headers: throttleHeadersOf(error) });
       }
       throw error;
     } finally {
@@ -294,6 +293,12 @@ function isRetryable(error: unknown, idempotent: boolean): error is UpstreamErro
   if (!isUpstreamError(error)) return false; // includes RequestCancelledError
   if (error.code === 'UPSTREAM_CIRCUIT_OPEN' || isLocalRateLimitError(error)) return false;
   return error.retryable && (idempotent || error.notSent);
+}
+
+/** The rate-limit headers an error kept; for errors made elsewhere, at least their Retry-After. */
+function throttleHeadersOf(error: UpstreamError): Record<string, string | undefined> {
+  if (error.rateLimitHeaders) return error.rateLimitHeaders;
+  return { 'retry-after': error.retryAfterSeconds?.toString() };
 }
 
 function deadlinePassed(provider: string): UpstreamTimeoutError {

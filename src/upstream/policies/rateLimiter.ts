@@ -1,7 +1,8 @@
 // Adaptive token bucket per provider credential: keeps us under the provider's limit, slows down on
-// its throttling signals (429, RateLimit-* headers) and climbs back to the configured rate after.
+// its throttling signals (429, Retry-After, RateLimit-* headers) and climbs back to the configured
+// rate after. A provider's header can slow Junction, never stop it: every pause is capped.
 import { type UpstreamErrorDetails, UpstreamRateLimitedError } from '../errors.js';
-import { parseRetryAfter } from '../retryAfter.js';
+import { type ResetTime, type ResetUnit, readRateLimitSignals } from '../rateLimitHeaders.js';
 
 /** Our own limiter refused (no token within maxWaitMs): the provider was never called. */
 export class LocalRateLimitError extends UpstreamRateLimitedError {
@@ -40,10 +41,30 @@ export interface RateLimiterOptions {
   minRatePerSecond?: number | undefined;
   /** Share of the configured rate regained per second without throttling signals. Default 0.1 (10 %/s). */
   recoveryPerSecond?: number | undefined;
+  /**
+   * Longest pause (or slowed window) any provider header can impose, in ms. Default 60000 ms (60 s).
+   * Longer or implausible resets are cut to it. Trap: 0 means headers never pause; 429s still halve the rate.
+   */
+  maxPauseMs?: number | undefined;
+  /** Called whenever a header asked for more than maxPauseMs; `first` is true once per limiter (log it once, count every one). */
+  onPauseClamped?: ((clamp: PauseClamp) => void) | undefined;
   /** Clock in epoch ms (X-RateLimit-Reset may be an epoch). Default Date.now. */
   now?: (() => number) | undefined;
   /** Timer functions. Default: the global ones at call time. */
   timers?: LimiterTimers | undefined;
+}
+
+/** A provider header that asked for a longer pause than allowed. Carries no header value. */
+export interface PauseClamp {
+  provider: string;
+  /** Header name, lower-case (`retry-after`, `x-ratelimit-reset`, `ratelimit`...). */
+  header: string;
+  /** How its value was read; `implausible` when it was no sane time at all. */
+  unit: ResetUnit;
+  /** The pause actually applied, in ms (maxPauseMs). */
+  pauseMs: number;
+  /** True the first time this limiter clamps. */
+  first: boolean;
 }
 
 /** What `onResponse` reads: a status and headers with lower-case names (as undici gives them). */
@@ -73,6 +94,10 @@ export class AdaptiveRateLimiter {
   readonly maxWaitMs: number;
   private readonly minRate: number;
   private readonly recoveryPerSecond: number;
+  /** Longest pause a header can impose, in ms (see RateLimiterOptions.maxPauseMs). */
+  readonly maxPauseMs: number;
+  private readonly onPauseClamped: RateLimiterOptions['onPauseClamped'];
+  private clamps = 0;
   private readonly now: () => number;
   private readonly timers: LimiterTimers;
   private rate: number;
@@ -97,6 +122,11 @@ export class AdaptiveRateLimiter {
     this.maxWaitMs = options.maxWaitMs ?? 1_000; // 1 s
     this.minRate = Math.min(ratePerSecond, options.minRatePerSecond ?? 1); // 1/s
     this.recoveryPerSecond = options.recoveryPerSecond ?? 0.1; // 10 % of the configured rate per second
+    this.maxPauseMs = options.maxPauseMs ?? 60_000; // 60 s
+    if (!(this.maxPauseMs >= 0 && Number.isFinite(this.maxPauseMs))) {
+      throw new RangeError(`rate limiter maxPauseMs must be a finite number >= 0, got ${this.maxPauseMs}`);
+    }
+    this.onPauseClamped = options.onPauseClamped;
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? globalTimers;
     this.rate = ratePerSecond;
@@ -108,6 +138,26 @@ export class AdaptiveRateLimiter {
   get currentRatePerSecond(): number {
     this.refill(this.now());
     return this.rate;
+  }
+
+  /** The configured rate, in requests per second: what the limiter climbs back to. */
+  get configuredRatePerSecond(): number {
+    return this.configuredRate;
+  }
+
+  /** Epoch ms until which no request is sent (a provider asked us to wait), or undefined when not paused. */
+  get pausedUntilMs(): number | undefined {
+    return this.pausedUntil > this.now() ? this.pausedUntil : undefined;
+  }
+
+  /** Ms left of the current pause; 0 when not paused. */
+  get pauseRemainingMs(): number {
+    return Math.max(0, this.pausedUntil - this.now());
+  }
+
+  /** How many times a header asked for more than maxPauseMs (or for something implausible). */
+  get clampedPauses(): number {
+    return this.clamps;
   }
 
   /** Whole tokens in the bucket now. */
@@ -170,46 +220,60 @@ export class AdaptiveRateLimiter {
     });
   }
 
-  /** Feeds one provider answer back: 429 and low RateLimit-Remaining slow us down. */
+  /**
+   * Feeds one provider answer back, success or error: a 429 halves the rate; its Retry-After and an
+   * exhausted RateLimit window pause; a low one spreads what is left over the window.
+   * No pause or window lasts longer than maxPauseMs.
+   */
   onResponse(response: RateLimitSignal): void {
     const now = this.now();
     this.refill(now);
-    const header = (name: string): string | undefined => {
-      const value = response.headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    };
+    const signals = readRateLimitSignals(response.headers, now);
     if (response.status === 429) {
       // Multiplicative decrease: the provider's bucket is empty whatever ours believes. The floor never
       // raises a rate that RateLimit-* headers already set lower.
       this.rate = Math.min(this.rate, Math.max(this.minRate, this.rate * 0.5));
       this.available = Math.min(this.available, 0);
-      const retryAfterSeconds = parseRetryAfter(header('retry-after'), now);
-      if (retryAfterSeconds !== undefined && retryAfterSeconds > 0) {
-        this.pause(now + retryAfterSeconds * 1000);
-      }
       this.throttledUntil = Math.max(this.throttledUntil, now);
     }
-    const remaining = toNumber(header('ratelimit-remaining') ?? header('x-ratelimit-remaining'));
-    const reset = toNumber(header('ratelimit-reset') ?? header('x-ratelimit-reset'));
+    // Retry-After pauses only on a 429: on a 503 it is the breaker's and the retry's business.
+    if (signals.retryAfter && response.status === 429) {
+      const waitMs = this.bounded(signals.retryAfter);
+      if (waitMs > 0) this.pause(now + waitMs);
+    }
+    const { remaining, reset } = signals;
     if (
       remaining !== undefined &&
       reset !== undefined &&
       (remaining <= 0 || remaining < LOW_REMAINING_SHARE * this.burst)
     ) {
-      // X-RateLimit-Reset is either seconds to wait or an epoch in seconds; no real delay exceeds 1e9 s.
-      const resetAt = reset > 1e9 ? reset * 1000 : now + reset * 1000;
-      if (resetAt > now) {
+      const windowMs = this.bounded(reset);
+      if (windowMs > 0) {
         if (remaining <= 0) {
-          this.pause(resetAt);
+          this.pause(now + windowMs);
         } else {
           // Spread what is left over the reset window instead of spending it now and then hitting 429s.
-          this.rate = Math.min(this.rate, remaining / ((resetAt - now) / 1000));
+          this.rate = Math.min(this.rate, remaining / (windowMs / 1000));
           this.available = Math.min(this.available, remaining);
         }
-        this.throttledUntil = Math.max(this.throttledUntil, resetAt);
+        this.throttledUntil = Math.max(this.throttledUntil, now + windowMs);
       }
     }
     this.schedule(now);
+  }
+
+  /** The wait `reset` asks for, cut to maxPauseMs (and reported when cut). */
+  private bounded(reset: ResetTime): number {
+    if (reset.delayMs <= this.maxPauseMs) return reset.delayMs;
+    this.clamps += 1;
+    this.onPauseClamped?.({
+      provider: this.provider,
+      header: reset.header,
+      unit: reset.unit,
+      pauseMs: this.maxPauseMs,
+      first: this.clamps === 1,
+    });
+    return this.maxPauseMs;
   }
 
   private pause(until: number): void {
@@ -284,10 +348,4 @@ export class AdaptiveRateLimiter {
       { provider: this.provider, retryAfterSeconds: seconds },
     );
   }
-}
-
-function toNumber(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value.trim());
-  return value.trim() !== '' && Number.isFinite(n) ? n : undefined;
 }

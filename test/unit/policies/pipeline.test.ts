@@ -378,6 +378,53 @@ describe('createPipeline: breaker and limiter in the chain', () => {
     expect(result.value).toBe('ok');
   });
 
+  it('a 429 with Retry-After: 86400 stops calls for at most the 60 s cap; then calls are sent again', async () => {
+    const { pipeline } = make({
+      breaker: { minimumRequests: 100 },
+      rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 },
+    });
+    const day = new UpstreamRateLimitedError('users answered 429', {
+      provider: 'users',
+      status: 429,
+      retryAfterSeconds: 60,
+      rateLimitHeaders: { 'retry-after': '86400' },
+    });
+    const first = script([day]);
+    await expect(pipeline.execute(GET, {}, first.fn)).rejects.toBe(day);
+    expect(first.calls).toHaveLength(1); // 60 s is past maxRetryAfterMs: no retry
+    expect(pipeline.limiter?.pauseRemainingMs).toBe(60_000);
+
+    const during = script(['never']);
+    const refused = await pipeline.execute(GET, {}, during.fn).catch((e: unknown) => e);
+    expect(isLocalRateLimitError(refused)).toBe(true);
+    expect((refused as UpstreamRateLimitedError).retryAfterSeconds).toBeLessThanOrEqual(60.1);
+    expect(during.calls).toHaveLength(0);
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    const after = script(['ok']);
+    const result = observe(pipeline.execute(GET, {}, after.fn));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(result.value).toBe('ok');
+    expect(after.calls).toHaveLength(1);
+  });
+
+  it('reads rate-limit headers from error answers too: a 503 with X-RateLimit-Remaining 0 pauses', async () => {
+    const { pipeline } = make({
+      retry: { maxAttempts: 1 },
+      rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 },
+    });
+    const exhausted = new UpstreamUnavailableError('users answered 503', {
+      provider: 'users',
+      status: 503,
+      rateLimitHeaders: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '3' },
+    });
+    await expect(pipeline.execute(GET, {}, script([exhausted]).fn)).rejects.toBe(exhausted);
+    expect(pipeline.limiter?.pauseRemainingMs).toBe(3_000);
+    const s = script(['never']);
+    expect(isLocalRateLimitError(await pipeline.execute(GET, {}, s.fn).catch((e: unknown) => e))).toBe(true);
+    expect(s.calls).toHaveLength(0);
+  });
+
   it('refuses at once, with the wait as Retry-After, when a pause outlasts maxWaitMs', async () => {
     const { pipeline } = make({ rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 } });
     const response = { status: 200, headers: { 'ratelimit-remaining': '0', 'ratelimit-reset': '3' } };

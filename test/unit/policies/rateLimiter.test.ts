@@ -183,6 +183,90 @@ describe('AdaptiveRateLimiter', () => {
     expect(rl.currentRatePerSecond).toBeCloseTo(10.4, 9);
   });
 
+  it('obeys a 429 with Retry-After: 86400 for at most maxPauseMs (60 s), then grants again', async () => {
+    const clamps: unknown[] = [];
+    const rl = limiter({ maxWaitMs: 1_000, onPauseClamped: (c) => clamps.push(c) });
+    rl.onResponse({ status: 429, headers: { 'retry-after': '86400' } });
+    expect(rl.pauseRemainingMs).toBe(60_000);
+    expect(rl.pausedUntilMs).toBe(Date.now() + 60_000);
+    // While paused, a request is refused at once, told to come back when the pause ends, not in a day.
+    const refused = await rl.acquire().catch((e: unknown) => e);
+    expect(isLocalRateLimitError(refused)).toBe(true);
+    expect((refused as UpstreamRateLimitedError).retryAfterSeconds).toBeLessThanOrEqual(60.1);
+    await vi.advanceTimersByTimeAsync(58_000);
+    await expect(rl.acquire()).rejects.toBeInstanceOf(UpstreamRateLimitedError); // 2 s left > maxWaitMs
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(rl.pauseRemainingMs).toBe(0);
+    expect(rl.pausedUntilMs).toBeUndefined();
+    let granted = false;
+    const p = rl.acquire().then(() => (granted = true));
+    await vi.advanceTimersByTimeAsync(100);
+    await p;
+    expect(granted).toBe(true);
+    expect(clamps).toEqual([
+      { provider: 'twilio', header: 'retry-after', unit: 'delta-seconds', pauseMs: 60_000, first: true },
+    ]);
+  });
+
+  it('reads X-RateLimit-Reset in epoch ms as such: a 5 s pause, not ~54,000 years', async () => {
+    const rl = limiter();
+    rl.onResponse({
+      status: 200,
+      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Date.now() + 5_000) },
+    });
+    expect(rl.pauseRemainingMs).toBe(5_000);
+    let granted = false;
+    const p = rl.acquire(undefined, 10_000).then(() => (granted = true));
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(granted).toBe(false);
+    await vi.advanceTimersByTimeAsync(100);
+    await p;
+    expect(granted).toBe(true);
+  });
+
+  it('clamps an implausible reset to maxPauseMs and reports every clamp, flagging only the first', () => {
+    const clamps: Array<{ header: string; unit: string; pauseMs: number; first: boolean }> = [];
+    const rl = limiter({ maxPauseMs: 30_000, onPauseClamped: (c) => clamps.push(c) });
+    const microseconds = String(Date.now() * 1000);
+    rl.onResponse({
+      status: 429,
+      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': microseconds },
+    });
+    rl.onResponse({
+      status: 429,
+      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': microseconds },
+    });
+    expect(rl.pauseRemainingMs).toBe(30_000);
+    expect(rl.clampedPauses).toBe(2);
+    expect(clamps.map((c) => [c.header, c.unit, c.pauseMs, c.first])).toEqual([
+      ['x-ratelimit-reset', 'implausible', 30_000, true],
+      ['x-ratelimit-reset', 'implausible', 30_000, false],
+    ]);
+    // The callback is told the header's name and the clamped pause, never the value.
+    expect(JSON.stringify(clamps)).not.toContain(microseconds);
+  });
+
+  it('spreads a low remaining over at most maxPauseMs, then recovers', async () => {
+    const rl = limiter();
+    rl.onResponse({ status: 200, headers: { 'ratelimit-remaining': '3', 'ratelimit-reset': '86400' } });
+    expect(rl.currentRatePerSecond).toBeCloseTo(3 / 60, 9);
+    await vi.advanceTimersByTimeAsync(60_000 + 10_000);
+    expect(rl.currentRatePerSecond).toBe(50);
+  });
+
+  it('pauses on the RateLimit structured field (r=0;t=2)', async () => {
+    const rl = limiter();
+    rl.onResponse({ status: 200, headers: { ratelimit: '"default";r=0;t=2' } });
+    expect(rl.pauseRemainingMs).toBe(2_000);
+  });
+
+  it('with maxPauseMs 0, headers never pause but a 429 still halves the rate', () => {
+    const rl = limiter({ maxPauseMs: 0 });
+    rl.onResponse({ status: 429, headers: { 'retry-after': '30' } });
+    expect(rl.pauseRemainingMs).toBe(0);
+    expect(rl.currentRatePerSecond).toBe(25);
+  });
+
   it('refuses a rate that is not positive', () => {
     expect(() => limiter({ ratePerSecond: 0 })).toThrow(
       'rate limiter ratePerSecond must be a finite number > 0, got 0',

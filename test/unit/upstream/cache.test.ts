@@ -1,6 +1,7 @@
 // ResponseCache: coalescing, TTL, stale-while-revalidate, stale-if-error, Cache-Control, ETag, size.
 import { describe, expect, it } from 'vitest';
 import { cacheKey, type LoadResult, parseCacheControl, ResponseCache } from '../../../src/upstream/cache.js';
+import type { CallContext, UpstreamCallInfo } from '../../../src/upstream/callContext.js';
 import { UpstreamUnavailableError } from '../../../src/upstream/errors.js';
 
 function clock(start = 1_000_000) {
@@ -18,6 +19,16 @@ const value = <T>(v: T, extra: Partial<Extract<LoadResult<T>, { kind: 'value' }>
   value: v,
   ...extra,
 });
+
+const info: UpstreamCallInfo = {
+  provider: 'p',
+  route: 'GET /x',
+  status: 200,
+  attempt: 1,
+  durationMs: 1,
+  startedAtMs: 0,
+  outcome: 'success',
+};
 
 describe('ResponseCache', () => {
   it('turns 1,000 concurrent misses for one key into one load', async () => {
@@ -164,6 +175,62 @@ describe('ResponseCache', () => {
     expect(cache.invalidate(k1)).toBe(true);
     expect(cache.invalidatePrefix(cacheKey('stripe', 'cred', 'payments', ''))).toBe(1);
     expect(cache.stats().entries).toBe(0);
+  });
+
+  it('runs a coalesced load under nobody’s signal: a waiter that gives up leaves, the others get the value and see the call', async () => {
+    const cache = new ResponseCache({ maxBytes: 1 << 20 });
+    const seen = { a: [] as string[], b: [] as string[], c: [] as string[] };
+    const waiter = (name: keyof typeof seen, signal?: AbortSignal): CallContext => ({
+      signal,
+      deadline: Date.now() + 60_000,
+      requestId: `req-${name}`,
+      onCall: (info) => seen[name].push(`${info.route} ${info.status}`),
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const loadContexts: CallContext[] = [];
+    const load = async (_stale: unknown, ctx: CallContext) => {
+      loadContexts.push(ctx);
+      ctx.onCall?.({ ...info, route: 'GET /first', status: 503, outcome: 'error' });
+      await gate;
+      ctx.onCall?.({ ...info, route: 'GET /second', status: 200 });
+      return value('shared');
+    };
+    const aborter = new AbortController();
+    const a = cache.getOrLoad('k', 'p', { ttlSeconds: 60 }, load, waiter('a', aborter.signal));
+    const b = cache.getOrLoad('k', 'p', { ttlSeconds: 60 }, load, waiter('b'));
+    expect(cache.stats()).toMatchObject({ loading: 1, waiting: 2 });
+    const reason = new Error('client disconnected');
+    aborter.abort(reason);
+    await expect(a).rejects.toBe(reason);
+    expect(cache.stats()).toMatchObject({ loading: 1, waiting: 1 });
+    // A late joiner is told the call made before it came.
+    const c = cache.getOrLoad('k', 'p', { ttlSeconds: 60 }, load, waiter('c'));
+    release();
+    expect((await b).value).toBe('shared');
+    expect((await c).value).toBe('shared');
+    expect(loadContexts).toHaveLength(1);
+    expect(loadContexts[0]!.signal).toBeUndefined();
+    expect(loadContexts[0]!.deadline).toBeUndefined();
+    expect(loadContexts[0]!.requestId).toBe('req-a');
+    expect(seen).toEqual({
+      a: ['GET /first 503'],
+      b: ['GET /first 503', 'GET /second 200'],
+      c: ['GET /first 503', 'GET /second 200'],
+    });
+    expect(cache.stats()).toMatchObject({ loading: 0, waiting: 0 });
+  });
+
+  it('an uncached load (TTL 0) still lets its caller give up', async () => {
+    const cache = new ResponseCache({ maxBytes: 1 << 20 });
+    const aborter = new AbortController();
+    const never = cache.getOrLoad('k', 'p', { ttlSeconds: 0 }, () => new Promise<never>(() => {}), {
+      signal: aborter.signal,
+    });
+    aborter.abort(new Error('gone'));
+    await expect(never).rejects.toThrow('gone');
   });
 });
 

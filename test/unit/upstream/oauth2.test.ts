@@ -69,6 +69,26 @@ describe('OAuth2ClientCredentialsAuth', () => {
     expect(String((error as Error).message)).not.toContain('wrong-secret-value');
   });
 
+  it('fails with UPSTREAM_RATE_LIMITED on a 429, its Retry-After bounded by maxPauseMs', async () => {
+    sim.faults.add({
+      match: { route: 'POST /oauth/token' },
+      status: 429,
+      headers: { 'retry-after': '86400' },
+    });
+    const error = await auth(Date.now, { maxPauseMs: 30_000 })
+      .authorize({})
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'UPSTREAM_RATE_LIMITED',
+      provider: 'users',
+      status: 429,
+      retryAfterSeconds: 30,
+      retryable: true,
+      notSent: true,
+      rateLimitHeaders: { 'retry-after': '86400' },
+    });
+  });
+
   it('fails with UPSTREAM_BAD_RESPONSE when the token endpoint answers garbage', async () => {
     sim.faults.add({ match: { route: 'POST /oauth/token' }, malformed: true });
     await expect(auth(Date.now).authorize({})).rejects.toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE' });
