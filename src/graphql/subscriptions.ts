@@ -61,8 +61,8 @@ export interface SubscriptionServerOptions {
 }
 
 export interface SubscriptionServer {
-  /** Sockets open and operations running on them (for tests and diagnostics). */
-  stats(): { sockets: number; operations: number };
+  /** Sockets open, operations running on them, listeners on those sockets (for tests and diagnostics). */
+  stats(): { sockets: number; operations: number; socketListeners: number };
   close(): Promise<void>;
 }
 
@@ -378,7 +378,10 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
     stats() {
       let operations = 0;
       for (const state of openSockets) operations += state.operations.size;
-      return { sockets: openSockets.size, operations };
+      let socketListeners = 0;
+      for (const client of wss.clients)
+        for (const event of client.eventNames()) socketListeners += client.listenerCount(event);
+      return { sockets: openSockets.size, operations, socketListeners };
     },
     async close() {
       options.server.off('upgrade', onUpgrade);

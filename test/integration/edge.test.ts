@@ -267,6 +267,81 @@ describe('what the cost counts', () => {
   });
 });
 
+describe('per-client budgets', () => {
+  it('is one budget per viewer across HTTP and the WebSocket', async () => {
+    h = await startHarness({ env: { CLIENT_RATE_LIMIT_PER_MINUTE: '3' } });
+    const token = await h.token('usr_0002');
+    const ws = await connectWs(h.url, { token });
+    expect((await h.gql('{ _junction }', { token })).status).toBe(200);
+    expect(await ws.subscribe({ query: '{ _junction }' }).ended).toEqual({ kind: 'complete' });
+    expect((await h.gql('{ _junction }', { token })).status).toBe(200);
+    const overSocket = await ws.subscribe({ query: '{ _junction }' }).ended;
+    expect(overSocket).toMatchObject({ kind: 'error', errors: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    expect((await h.gql('{ _junction }', { token })).status).toBe(429);
+    // Another viewer has a budget of its own.
+    expect((await h.gql('{ _junction }', { token: await h.token('usr_0003') })).status).toBe(200);
+    await ws.close();
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    expect(text).toMatch(/junction_graphql_refused_total\{reason="clientRateLimit",transport="ws"\} 1/);
+    expect(text).toMatch(/junction_graphql_refused_total\{reason="clientRateLimit",transport="http"\} 1/);
+  });
+
+  it('counts anonymous requests by address, apart from signed-in viewers on that address', async () => {
+    h = await startHarness({ env: { CLIENT_RATE_LIMIT_PER_MINUTE: '2' } });
+    expect((await h.gql('{ _junction }', { token: null })).status).toBe(200);
+    expect((await h.gql('{ _junction }', { token: null })).status).toBe(200);
+    const refused = await h.gql('{ _junction }', { token: null });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({
+      errors: [
+        {
+          message: expect.stringMatching(/Too many requests/),
+          extensions: { code: 'RATE_LIMITED', limit: 'clientRateLimit', retryAfter: expect.any(Number) },
+        },
+      ],
+    });
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect((await h.gql('{ _junction }')).status).toBe(200);
+  });
+
+  it('lets a light client through while clients sending maximal-cost queries run out of budget', async () => {
+    // 1 + 100 * (1 + (1 + 48 * 2)) = 9801, under GRAPHQL_MAX_COST (10,000): 99 requests' worth each.
+    const heavy = '{ users(first: 100) { nodes { payments(first: 48) { nodes { id } } } } }';
+    h = await startHarness({
+      env: { CLIENT_RATE_LIMIT_PER_MINUTE: '300', STRIPE_RATE_LIMIT_PER_SECOND: '100000' },
+    });
+    const heavyTokens = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => h!.token(`usr_01${String(i).padStart(2, '0')}`, { admin: true })),
+    );
+    const lightToken = await h.token('usr_0002');
+    const heavyClient = async (token: string) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i += 1) {
+        const res = await h!.gql(heavy, { token });
+        statuses.push(res.status);
+        if (res.status === 429) expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      }
+      return statuses;
+    };
+    const lightClient = async () => {
+      const outcomes: string[] = [];
+      for (let i = 0; i < 30; i += 1) {
+        const res = await h!.gql('{ me { id name } }', { token: lightToken });
+        outcomes.push(res.status === 200 && !res.body.errors ? 'served' : `${res.status}`);
+      }
+      return outcomes;
+    };
+    const [light, ...heavyResults] = await Promise.all([lightClient(), ...heavyTokens.map(heavyClient)]);
+    expect(light).toEqual(Array(30).fill('served'));
+    for (const statuses of heavyResults) {
+      // 3 * 99 = 297 of 300: the fourth maximal query no longer fits; each refusal is immediate.
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
+    }
+  });
+});
+
 describe('HTTP edge', () => {
   it('answers 413 to a body over 1 MiB', async () => {
     h = await startHarness();
