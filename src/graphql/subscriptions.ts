@@ -193,6 +193,8 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
           throw error;
         }
         if (!viewer) return false;
+        // Closed while the token was verified: graphql-ws already ran onClose, so count nothing.
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
         const open = socketsPerViewer.get(viewer.id) ?? 0;
         if (open >= options.maxConnectionsPerViewer) {
           options.onRefused?.('maxConnectionsPerViewer');

@@ -1,6 +1,10 @@
 // GraphQL over the WebSocket holds what HTTP holds: the error contract (codes, masking), the
 // operation log line and metrics, the deadline and the release of its timer; and what only a socket
 // needs: caps on operations per socket and sockets per viewer, and a close when the token expires.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Payment } from '../../src/models/billing.js';
@@ -159,6 +163,40 @@ describe('operations over the WebSocket', () => {
         }),
       ]);
     }
+    await ws.close();
+  });
+
+  it('in allowlist mode, run registered operations by text or by hash (an empty query with the hash)', async () => {
+    const registered = 'query Me { me { id } }';
+    const id = createHash('sha256').update(registered).digest('hex');
+    const path = join(mkdtempSync(join(tmpdir(), 'junction-allowlist-')), 'manifest.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        format: 'apollo-persisted-query-manifest',
+        version: 1,
+        operations: [{ id, name: 'Me', type: 'query', body: registered }],
+      }),
+    );
+    h = await startHarness({ env: { GRAPHQL_ALLOWLIST: path } });
+    const ws = await connectWs(h.url, { token: await h.adminToken() });
+    const byText = ws.subscribe({ query: registered });
+    const byHash = ws.subscribe({
+      query: '',
+      extensions: { persistedQuery: { version: 1, sha256Hash: id } },
+    });
+    for (const op of [byText, byHash]) {
+      expect(await op.ended).toEqual({ kind: 'complete' });
+      expect(op.results).toEqual([{ data: { me: { id: 'usr_0001' } } }]);
+    }
+    const unknownHash = await ws.subscribe({
+      query: '',
+      extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } },
+    }).ended;
+    expect(unknownHash).toMatchObject({
+      kind: 'error',
+      errors: [{ extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }],
+    });
     await ws.close();
   });
 
