@@ -176,11 +176,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   const context = async (request: FastifyRequest, reply: FastifyReply): Promise<GraphQLContext> => {
     const controller = new AbortController();
+    let built: GraphQLContext | undefined;
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+      // Backstop: a request Apollo refuses before any plugin runs (a batch when batching is off, a
+      // malformed body) never reaches the operation plugin that releases its context.
+      built?.dispose();
     });
     try {
-      return await contextFactory({
+      built = await contextFactory({
         requestId: request.id,
         authorization: request.headers.authorization,
         clientSignal: controller.signal,
@@ -188,6 +192,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         transport: 'http',
         clientAddress: request.ip,
       });
+      return built;
     } catch (error) {
       if (error instanceof InvalidTokenError) {
         throw new GraphQLError(error.message, {

@@ -373,6 +373,24 @@ describe('HTTP edge', () => {
     expect(await on.json()).toHaveLength(2);
   });
 
+  it('releases the context of a request Apollo refuses before running it (a batch, batching off)', async () => {
+    h = await startHarness();
+    const token = await h.adminToken();
+    for (const body of ['[{"query":"{ _junction }"}]', '{"query": 5}']) {
+      const res = await fetch(`${h.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      });
+      expect(res.status).toBe(400);
+    }
+    const gauge = async () =>
+      /junction_graphql_operations_in_flight\{transport="http"\} (\d+)/.exec(
+        await (await fetch(`${h!.url}/metrics`)).text(),
+      )?.[1];
+    await until(async () => (await gauge()) === '0');
+  });
+
   it('refuses a mutation sent over GET, and a simple (CSRF-able) GET without a preflight header', async () => {
     h = await startHarness();
     const token = await h.adminToken();
