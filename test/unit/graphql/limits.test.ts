@@ -1,10 +1,23 @@
 // operationCost: what the cost limit and the client budget count, on the real schema.
-import { type FragmentDefinitionNode, Kind, type OperationDefinitionNode, parse } from 'graphql';
+import { buildSchema, type FragmentDefinitionNode, Kind, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { operationCost } from '../../../src/graphql/limits.js';
-import { buildSchema } from '../../../src/graphql/schema.js';
 
-const schema = buildSchema();
+// The shapes that matter to the cost, as Junction's schema has them (connections with a default
+// `first`, federation's `_entities` over a union of entities).
+const schema = buildSchema(`
+  scalar _Any
+  type Money { amount: Int! currency: String! }
+  type Payment { id: ID! status: String! amount: Money! }
+  type PaymentConnection { nodes: [Payment!]! }
+  type User { id: ID! name: String! email: String! payments(first: Int = 10, after: String): PaymentConnection }
+  type UserConnection { nodes: [User!]! }
+  union _Entity = User | Payment
+  type Query {
+    users(first: Int = 20, after: String): UserConnection
+    _entities(representations: [_Any!]!): [_Entity]!
+  }
+`);
 
 function cost(source: string, variables: Record<string, unknown> = {}, ceiling?: number): number {
   const document = parse(source);
