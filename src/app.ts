@@ -18,18 +18,18 @@ import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { mintToken } from './cli/token.js';
 import type { Config } from './config.js';
-import { AllowlistCache, allowlistPlugin, loadAllowlist } from './graphql/allowlist.js';
+import { loadAllowlist } from './graphql/allowlist.js';
 import { createContextFactory, type GraphQLContext, type Services } from './graphql/context.js';
-import { createFormatError, isUnexpectedError } from './graphql/errors.js';
+import { createEdge, type Edge } from './graphql/edge.js';
+import { ClientRateLimiter } from './graphql/edgeRateLimit.js';
 import { createRouterSecretCheck, ROUTER_SECRET_HEADER } from './graphql/federation.js';
-import { createEdgeProtection } from './graphql/limits.js';
 import { registerPlayground } from './graphql/playground.js';
 import { buildSchema } from './graphql/schema.js';
-import { attachSubscriptions } from './graphql/subscriptions.js';
+import { attachSubscriptions, type SubscriptionServer } from './graphql/subscriptions.js';
 import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { operationPlugin } from './observability/operationPlugin.js';
+import { createOperationReporter, operationPlugin } from './observability/operationPlugin.js';
 import { createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
@@ -59,6 +59,10 @@ export interface App {
   logger: Logger;
   pubsub: PubSub;
   metrics: Metrics;
+  /** The edge's rules (the same list for HTTP and the WebSocket). */
+  edge: Edge;
+  /** The WebSocket server (graphql-ws). */
+  subscriptions: SubscriptionServer;
   /** The demo admin token (sub usr_0001, 24 h) in demo mode; undefined otherwise. */
   demoToken: string | undefined;
   /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
@@ -117,50 +121,48 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   const schema = buildSchema({ restrictServiceSdl: config.isProduction });
-  const edge = createEdgeProtection(schema, config.graphql.limits);
   const allowlist = config.graphql.allowlistPath ? loadAllowlist(config.graphql.allowlistPath) : undefined;
+  // The edge: one list of rules for every operation, over HTTP and the WebSocket (graphql/edge.ts).
+  const edge = createEdge({
+    schema,
+    limits: config.graphql.limits,
+    introspection: config.graphql.introspection,
+    // In production: no "Did you mean ...?" suggestions, unexpected errors masked.
+    hideSuggestions: config.isProduction,
+    maskUnexpected: config.isProduction,
+    allowlist,
+    rateLimiter:
+      config.clientRateLimit.perMinute > 0
+        ? new ClientRateLimiter({
+            perMinute: config.clientRateLimit.perMinute,
+            costPerRequest: config.clientRateLimit.costPerRequest,
+          })
+        : undefined,
+    onRateLimited: (transport) => metrics.refused('clientRateLimit', transport),
+  });
+  const reporter = createOperationReporter({
+    metrics,
+    reportMode: config.graphql.upstreamReport,
+    reportAdminsOnly: config.isProduction,
+  });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     csrfPrevention: true,
-    introspection: config.graphql.introspection,
-    // In production: no "Did you mean ...?" suggestions, no stack traces, unexpected errors masked.
-    hideSchemaDetailsFromClientErrors: config.isProduction,
+    introspection: edge.apollo.introspection,
     includeStacktraceInErrorResponses: !config.isProduction,
     allowBatchedHttpRequests: config.graphql.batching,
-    // Automatic persisted queries are on; in allowlist mode the store is the manifest, read-only.
-    persistedQueries: allowlist ? { cache: new AllowlistCache(allowlist) } : {},
-    validationRules: edge.validationRules,
-    parseOptions: { maxTokens: config.graphql.limits.maxTokens },
-    formatError: createFormatError({ maskUnexpected: config.isProduction }),
+    persistedQueries: edge.apollo.persistedQueries,
+    validationRules: edge.apollo.validationRules,
+    parseOptions: edge.apollo.parseOptions,
+    formatError: edge.apollo.formatError,
     plugins: [
-      ...edge.plugins,
-      ...(allowlist ? [allowlistPlugin(allowlist)] : []),
+      ...edge.apollo.plugins,
       fastifyApolloDrainPlugin(server),
       // Federated inline traces (ftv1) would hand resolver timings to anyone sending one header.
       ApolloServerPluginInlineTraceDisabled(),
       // Apollo's landing page loads its explorer from a CDN; Junction serves its own (playground.ts).
       ApolloServerPluginLandingPageDisabled(),
-      operationPlugin({
-        metrics,
-        reportMode: config.graphql.upstreamReport,
-        reportAdminsOnly: config.isProduction,
-      }),
-      {
-        async requestDidStart() {
-          return {
-            async didEncounterErrors({ errors, contextValue }) {
-              for (const error of errors) {
-                if (isUnexpectedError(error)) {
-                  contextValue.logger?.error(
-                    { err: error.originalError ?? error, requestId: contextValue.requestId },
-                    'unexpected error',
-                  );
-                }
-              }
-            },
-          };
-        },
-      },
+      operationPlugin(reporter, config.graphql.upstreamReport),
     ],
   });
   await apollo.start();
@@ -171,21 +173,30 @@ export async function buildApp(options: AppOptions): Promise<App> {
     pubsub,
     verifyViewer,
     operationTimeoutMs: config.graphql.operationTimeoutMs,
+    admit: edge.admit,
+    onOperation: (transport, delta) => metrics.operationInFlight(transport, delta),
   });
   const isRouter = createRouterSecretCheck(config.federation.routerSecret);
   const context = async (request: FastifyRequest, reply: FastifyReply): Promise<GraphQLContext> => {
     const controller = new AbortController();
+    let built: GraphQLContext | undefined;
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+      // Backstop: a request Apollo refuses before any plugin runs (a batch when batching is off, a
+      // malformed body) never reaches the operation plugin that releases its context.
+      built?.dispose();
     });
     try {
-      return await contextFactory({
+      built = await contextFactory({
         requestId: request.id,
         authorization: request.headers.authorization,
         routerAuthenticated: isRouter(request.headers[ROUTER_SECRET_HEADER]),
         clientSignal: controller.signal,
         logger: request.log,
+        transport: 'http',
+        clientAddress: request.ip,
       });
+      return built;
     } catch (error) {
       if (error instanceof InvalidTokenError) {
         throw new GraphQLError(error.message, {
@@ -230,11 +241,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   const subscriptions = attachSubscriptions({
     server: server.server,
-    schema,
     path: '/graphql',
+    schema,
+    apollo,
     createContext: contextFactory,
-    logger,
+    verifyViewer,
+    formatError: edge.formatError,
+    reporter,
+    logger: logger as FastifyBaseLogger,
     isProduction: config.isProduction,
+    maxSubscriptions: config.graphql.ws.maxSubscriptions,
+    maxConnectionsPerViewer: config.graphql.ws.maxConnectionsPerViewer,
+    onRefused: (reason) => metrics.refused(reason, 'ws'),
   });
 
   let draining = false;
@@ -270,6 +288,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger,
     pubsub,
     metrics,
+    edge,
+    subscriptions,
     demoToken,
     setPublicBaseUrl,
     close,

@@ -145,6 +145,32 @@ export interface Config {
       maxTokens: number;
       maxCost: number;
     };
+    /** WebSocket (graphql-ws) caps. */
+    ws: {
+      /**
+       * Operations in flight on one socket (subscriptions, and queries or mutations still running).
+       * Beyond: that subscribe message gets an error; the socket stays. Default 20.
+       */
+      maxSubscriptions: number;
+      /** Open sockets per signed-in viewer; beyond, the new socket is closed with 4429. Default 10. */
+      maxConnectionsPerViewer: number;
+    };
+  };
+  /**
+   * Per-client request budget over HTTP and the WebSocket, keyed by the verified viewer id, else the
+   * client address. Trap: behind a proxy every anonymous client shares the proxy's address.
+   */
+  clientRateLimit: {
+    /**
+     * Requests per client per minute (a fixed one-minute window: the whole budget may be spent in a
+     * burst). Default 600. Trap: 0 turns the limit off.
+     */
+    perMinute: number;
+    /**
+     * How much query cost one request covers: an operation counts as ceil(cost / this) requests,
+     * at least 1, so clients sending expensive queries run out first. Default 100.
+     */
+    costPerRequest: number;
   };
   federation: {
     /**
@@ -442,6 +468,29 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
         maxTokens: parse('GRAPHQL_MAX_TOKENS', int(10, 1_000_000), 5_000, 'an integer 10..1000000'),
         maxCost: parse('GRAPHQL_MAX_COST', int(1, 100_000_000), 10_000, 'an integer >= 1'),
       },
+      ws: {
+        maxSubscriptions: parse('GRAPHQL_WS_MAX_SUBSCRIPTIONS', int(1, 10_000), 20, 'an integer 1..10000'),
+        maxConnectionsPerViewer: parse(
+          'GRAPHQL_WS_MAX_CONNECTIONS_PER_VIEWER',
+          int(1, 10_000),
+          10,
+          'an integer 1..10000',
+        ),
+      },
+    },
+    clientRateLimit: {
+      perMinute: parse(
+        'CLIENT_RATE_LIMIT_PER_MINUTE',
+        int(0, 10_000_000),
+        600,
+        'an integer 0..10000000 (0 turns the limit off)',
+      ),
+      costPerRequest: parse(
+        'CLIENT_RATE_LIMIT_COST_PER_REQUEST',
+        int(1, 100_000_000),
+        100,
+        'an integer >= 1',
+      ),
     },
     federation: { routerSecret },
     shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),

@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import type DataLoader from 'dataloader';
 import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { DocumentNode } from 'graphql';
 import type { Customer, Payment } from '../models/billing.js';
 import type { Message } from '../models/messaging.js';
 import { UpstreamReport } from '../observability/upstreamReport.js';
@@ -51,11 +52,26 @@ export interface Loaders {
   messages: DataLoader<MessagesPageKey, UpstreamPage<Message>, string>;
 }
 
+/** Which transport carries an operation, and what the edge hands the WebSocket adapter. */
+export interface OperationTransport {
+  readonly kind: 'http' | 'ws';
+  /** Set by the edge once a subscription passed every rule on the WebSocket: what to subscribe to. */
+  subscription?: { document: DocumentNode; operationName: string | null };
+}
+
 export interface GraphQLContext {
   requestId: string;
   viewer: Viewer | null;
   /** The request carried ROUTER_SECRET (federation.ts): it may read `_service` in production. */
   routerAuthenticated: boolean;
+  transport: OperationTransport;
+  /** Whom per-client limits count against: `viewer:<id>`, else `address:<client address>`. */
+  clientKey: string;
+  /**
+   * Rate-limit points the admission stage already charged this request (before the cost was
+   * known); the edge's cost stage charges the rest and sets it to 0. Shared by a batch's operations.
+   */
+  admission: { prepaidPoints: number };
   /** Aborts when the client goes away or the operation's deadline passes. */
   signal: AbortSignal;
   /** Epoch ms. */
@@ -68,7 +84,9 @@ export interface GraphQLContext {
   logger: Logger;
   /** Process-wide pub/sub feeding subscriptions. */
   pubsub: PubSub;
-  /** Releases the operation's deadline timer once the response is sent. */
+  /** Releases the deadline timer only (a subscription, once established, outlives any deadline). */
+  releaseDeadline: () => void;
+  /** Releases the operation's deadline timer once the response is sent, or the subscription ends. Idempotent. */
   dispose: () => void;
 }
 
@@ -78,6 +96,13 @@ export interface ContextFactoryOptions {
   verifyViewer: ViewerVerifier;
   /** Overall deadline of one operation, in ms. */
   operationTimeoutMs: number;
+  /**
+   * The edge's admission stage, run once the viewer is known and before anything is built for the
+   * request: throws a GraphQLError to refuse it, else returns the rate-limit points it charged.
+   */
+  admit?: (client: { key: string; transport: OperationTransport['kind'] }) => Promise<number>;
+  /** Told when an operation's context is built and when it is disposed (the in-flight gauge). */
+  onOperation?: (transport: OperationTransport['kind'], delta: 1 | -1) => void;
 }
 
 export interface RequestFacts {
@@ -85,14 +110,22 @@ export interface RequestFacts {
   authorization: string | undefined;
   /** The request carried ROUTER_SECRET; absent (the WebSocket) means it did not. */
   routerAuthenticated?: boolean;
-  /** Aborted when the HTTP client disconnects. */
+  /** Aborted when the HTTP client disconnects (the socket closes, the subscription ends). */
   clientSignal: AbortSignal;
   logger: Logger;
+  /** Default `http`. */
+  transport?: OperationTransport['kind'];
+  /** The client's network address: anonymous requests are rate-limited by it. */
+  clientAddress?: string | undefined;
 }
 
 export function createContextFactory(options: ContextFactoryOptions) {
   return async (facts: RequestFacts): Promise<GraphQLContext> => {
     const viewer = await options.verifyViewer(facts.authorization);
+    const transport: OperationTransport = { kind: facts.transport ?? 'http' };
+    const clientKey = viewer ? `viewer:${viewer.id}` : `address:${facts.clientAddress ?? 'unknown'}`;
+    // Admission before anything is allocated: a refused request costs no loaders and no timer.
+    const prepaidPoints = (await options.admit?.({ key: clientKey, transport: transport.kind })) ?? 0;
     const deadline = Date.now() + options.operationTimeoutMs;
     const deadlineTimer = deadlineSignal(options.operationTimeoutMs);
     const signal = AbortSignal.any([facts.clientSignal, deadlineTimer.signal]);
@@ -107,10 +140,15 @@ export function createContextFactory(options: ContextFactoryOptions) {
       onCache: (provider, outcome) => report.recordCache(provider, outcome),
       onThrottle: (provider, waitedMs) => report.recordThrottle(provider, waitedMs),
     };
+    options.onOperation?.(transport.kind, 1);
+    let disposed = false;
     return {
       requestId: facts.requestId,
       viewer,
       routerAuthenticated: facts.routerAuthenticated ?? false,
+      transport,
+      clientKey,
+      admission: { prepaidPoints },
       signal,
       deadline,
       upstream,
@@ -125,7 +163,13 @@ export function createContextFactory(options: ContextFactoryOptions) {
       report,
       logger: facts.logger,
       pubsub: options.pubsub,
-      dispose: deadlineTimer.cancel,
+      releaseDeadline: deadlineTimer.cancel,
+      dispose: () => {
+        deadlineTimer.cancel();
+        if (disposed) return;
+        disposed = true;
+        options.onOperation?.(transport.kind, -1);
+      },
     };
   };
 }

@@ -1,8 +1,9 @@
 // The one place where failures become the client-facing error contract (DESIGN.md): upstream
 // errors get their code and safe details, errors we raise on purpose pass through, and anything
 // unexpected is masked in production.
+import { HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, Kind } from 'graphql';
 import { isUpstreamError, type UpstreamError } from '../upstream/errors.js';
 import { InvalidCursorError } from '../upstream/pagination.js';
 import { TOKEN_LIMIT_MESSAGE } from './limits.js';
@@ -20,6 +21,7 @@ export type ErrorCode =
   | 'UPSTREAM_BAD_RESPONSE'
   | 'UPSTREAM_REJECTED'
   | 'PAYMENT_DECLINED'
+  | 'RATE_LIMITED'
   | 'INTERNAL_SERVER_ERROR';
 
 /** Codes Junction or Apollo raise on purpose: their messages are safe to show as they are. */
@@ -28,6 +30,7 @@ const DELIBERATE_CODES = new Set<string>([
   'FORBIDDEN',
   'BAD_USER_INPUT',
   'NOT_FOUND',
+  'RATE_LIMITED',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',
@@ -56,6 +59,36 @@ export function unauthenticated(message = 'Sign in: send Authorization: Bearer <
 
 export function badUserInput(message: string, argument?: string): GraphQLError {
   return userError('BAD_USER_INPUT', message, argument ? { argument } : {});
+}
+
+/**
+ * The client's own limit was reached (DESIGN.md's RATE_LIMITED). Over HTTP a 429 with `Retry-After`;
+ * over the WebSocket an error for that operation. `limit` names which limit, `retryAfter` (seconds)
+ * when waiting helps.
+ */
+export function rateLimited(
+  message: string,
+  details: { limit: string; retryAfterSeconds?: number | undefined },
+): GraphQLError {
+  const retryAfter = details.retryAfterSeconds;
+  // Apollo reads `http.headers` as a Map (HeaderMap); other libraries' typings say a plain record.
+  const http: Record<string, unknown> = {
+    status: 429,
+    headers: new HeaderMap(retryAfter !== undefined ? [['retry-after', String(retryAfter)]] : []),
+  };
+  return new GraphQLError(message, {
+    extensions: {
+      code: 'RATE_LIMITED',
+      limit: details.limit,
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+      http,
+    },
+  });
+}
+
+/** True for an error that refused an operation because the client reached one of its limits. */
+export function isRateLimitedError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError && error.extensions.code === 'RATE_LIMITED';
 }
 
 /** Extensions for an upstream failure: the contract's fields, nothing that could leak. */
@@ -139,4 +172,44 @@ export function createFormatError(options: { maskUnexpected: boolean }) {
     }
     return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
   };
+}
+
+export type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+
+/**
+ * Errors that did not pass through Apollo (those of a subscription's events, or refusals made on
+ * the WebSocket before Apollo ran) formatted as Apollo formats its own: a default code, variable
+ * errors as BAD_USER_INPUT, `extensions.http` (a transport detail) removed, then `formatError`.
+ */
+export function formatGraphQLErrors(
+  errors: readonly unknown[],
+  formatError: FormatError,
+): GraphQLFormattedError[] {
+  return errors.map((raw) => {
+    const error =
+      raw instanceof GraphQLError
+        ? raw
+        : new GraphQLError(raw instanceof Error ? raw.message : 'Unexpected error value', {
+            originalError: raw instanceof Error ? raw : undefined,
+          });
+    const code =
+      error.extensions.code ?? (isVariableError(error) ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR');
+    const extensions: Record<string, unknown> = { ...error.extensions, code };
+    delete extensions.http;
+    try {
+      return formatError({ ...error.toJSON(), extensions }, error);
+    } catch {
+      return { message: MASKED_MESSAGE, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    }
+  });
+}
+
+/** graphql-js's variable coercion errors (Apollo gives them BAD_USER_INPUT the same way). */
+function isVariableError(error: GraphQLError): boolean {
+  const node = error.nodes?.length === 1 ? error.nodes[0] : undefined;
+  if (!node || node.kind !== Kind.VARIABLE_DEFINITION) return false;
+  const name = `Variable "$${node.variable.name.value}"`;
+  return [' has invalid value', ' got invalid value ', ' of required type ', ' of non-null type '].some(
+    (tail) => error.message.startsWith(name + tail),
+  );
 }

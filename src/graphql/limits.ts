@@ -1,9 +1,7 @@
-// Edge limits for hostile queries, checked before any resolver (so before any upstream call):
-// depth, aliases, directives and tokens through graphql-armor, plus a cost limit of our own that
-// multiplies by connections' `first` (armor's cost model knows nothing of paging). Every refusal is
-// a 400 with code GRAPHQL_VALIDATION_FAILED (or GRAPHQL_PARSE_FAILED for tokens) and
-// `extensions.limit` naming the limit.
-import type { ApolloServerPlugin } from '@apollo/server';
+// Hostile-query limits, checked before any resolver (so before any upstream call): depth, aliases
+// and directives through graphql-armor (each refusal named in `extensions.limit`), and the cost of
+// an operation, our own model: armor's knows nothing of paging, variables or federation references.
+// The edge (edge.ts) decides where each runs; this module only says what they count.
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   type FieldNode,
@@ -12,11 +10,14 @@ import {
   type GraphQLField,
   type GraphQLSchema,
   getNamedType,
+  getVariableValues,
+  isAbstractType,
   isInterfaceType,
   isObjectType,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
+  typeFromAST,
   type ValidationRule,
   valueFromAST,
 } from 'graphql';
@@ -81,64 +82,55 @@ function namingLimits(rule: ValidationRule): ValidationRule {
   };
 }
 
-export function createEdgeProtection(
-  schema: GraphQLSchema,
-  limits: EdgeLimits,
-): { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[] } {
-  const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, flattenFragments: true },
-    maxAliases: { n: limits.maxAliases },
-    maxDirectives: { n: limits.maxDirectives },
-    // Tokens are limited by graphql-js's own parser (Apollo's parseOptions.maxTokens), below.
-    maxTokens: { enabled: false },
-    // Replaced by the connection-aware cost plugin below.
-    costLimit: { enabled: false },
-    // Field suggestions are hidden in production by Apollo's hideSchemaDetailsFromClientErrors.
-    blockFieldSuggestion: { enabled: false },
-  });
-  const { plugins, validationRules } = armor.protect();
-  // armor is typed against Apollo's CommonJS build and we load the ESM one; the objects are plain
-  // hook maps, identical at run time.
-  const armorPlugins = plugins as unknown as ApolloServerPlugin[];
-  return {
-    plugins: [...armorPlugins, costLimitPlugin(schema, limits.maxCost)],
-    validationRules: validationRules.map(namingLimits),
+/** armor's document rules, one per limit, each naming its limit when it refuses. */
+export function armorRules(limits: Pick<EdgeLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives'>): {
+  maxDepth: ValidationRule;
+  maxAliases: ValidationRule;
+  maxDirectives: ValidationRule;
+} {
+  const only = (limit: 'maxDepth' | 'maxAliases' | 'maxDirectives'): ValidationRule => {
+    const armor = new ApolloArmor({
+      maxDepth: { enabled: limit === 'maxDepth', n: limits.maxDepth, flattenFragments: true },
+      maxAliases: { enabled: limit === 'maxAliases', n: limits.maxAliases },
+      maxDirectives: { enabled: limit === 'maxDirectives', n: limits.maxDirectives },
+      // Tokens: graphql-js's own parser (parseOptions.maxTokens). Cost: operationCost below.
+      maxTokens: { enabled: false },
+      costLimit: { enabled: false },
+      // Suggestions are hidden by the edge's own rule, for every error, not only validation ones.
+      blockFieldSuggestion: { enabled: false },
+    });
+    const [rule, ...rest] = armor.protect().validationRules;
+    if (!rule || rest.length > 0) throw new Error(`graphql-armor: expected exactly one rule for ${limit}`);
+    return namingLimits(rule);
   };
+  return { maxDepth: only('maxDepth'), maxAliases: only('maxAliases'), maxDirectives: only('maxDirectives') };
 }
 
-/** Runs once the operation and its variables are known (validation rules never see variables). */
-function costLimitPlugin(schema: GraphQLSchema, maxCost: number): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ document, operation, request }) {
-          if (!operation) return;
-          const fragments = new Map<string, FragmentDefinitionNode>();
-          for (const def of document.definitions) {
-            if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-          }
-          const cost = operationCost(schema, operation, fragments, request.variables ?? {}, maxCost);
-          if (cost > maxCost) {
-            throw new GraphQLError(
-              `Query cost ${cost} exceeds the limit of ${maxCost} (connections count \`first\` times their contents)`,
-              {
-                extensions: {
-                  code: 'GRAPHQL_VALIDATION_FAILED',
-                  limit: 'maxCost',
-                  max: maxCost,
-                  cost,
-                  http: { status: 400 },
-                },
-              },
-            );
-          }
-        },
-      };
+/** The refusal of an operation whose cost is over the limit. */
+export function costLimitError(cost: number, maxCost: number): GraphQLError {
+  return new GraphQLError(
+    `Query cost ${cost} exceeds the limit of ${maxCost} (connections count \`first\` times their contents)`,
+    {
+      extensions: {
+        code: 'GRAPHQL_VALIDATION_FAILED',
+        limit: 'maxCost',
+        max: maxCost,
+        cost,
+        http: { status: 400 },
+      },
     },
-  };
+  );
 }
 
-/** Cost of an operation; stops counting past `ceiling` so a hostile query cannot make this slow. */
+/** The federation field that resolves references: it costs its selection once per representation. */
+const ENTITIES_FIELD = '_entities';
+
+/**
+ * Cost of an operation: 1 per field; a connection's (a field with a `first` argument) contents
+ * count `first` times; `_entities` counts the selection that applies to each representation's
+ * type once per representation. Variables count as sent, and as their declared defaults when not
+ * sent. Stops counting past `ceiling` so a hostile query cannot make this slow.
+ */
 export function operationCost(
   schema: GraphQLSchema,
   operation: OperationDefinitionNode,
@@ -153,6 +145,16 @@ export function operationCost(
         ? schema.getMutationType()
         : schema.getSubscriptionType();
   if (!root) return 0;
+  const values = effectiveVariables(schema, operation, variables);
+
+  /** Does a fragment on `condition` apply to an object of type `typeName`? Abstract parents: all do. */
+  const applies = (condition: string | undefined, typeName: string): boolean => {
+    if (condition === undefined || condition === typeName) return true;
+    const parent = schema.getType(typeName);
+    const conditionType = schema.getType(condition);
+    if (!parent || !conditionType || !isObjectType(parent)) return true;
+    return isAbstractType(conditionType) && schema.isSubType(conditionType, parent);
+  };
 
   const selectionCost = (set: SelectionSetNode, typeName: string, seen: Set<string>): number => {
     const type = schema.getType(typeName);
@@ -160,20 +162,27 @@ export function operationCost(
     for (const selection of set.selections) {
       if (total > ceiling) return total;
       if (selection.kind === Kind.FIELD) {
-        total += fieldCost(
-          selection,
+        const field =
           type && (isObjectType(type) || isInterfaceType(type))
             ? type.getFields()[selection.name.value]
-            : undefined,
-          seen,
-        );
+            : undefined;
+        total +=
+          type === root && selection.name.value === ENTITIES_FIELD && field
+            ? entitiesCost(selection, field, seen)
+            : fieldCost(selection, field, seen);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        total += selectionCost(selection.selectionSet, selection.typeCondition?.name.value ?? typeName, seen);
+        const condition = selection.typeCondition?.name.value;
+        if (applies(condition, typeName))
+          total += selectionCost(selection.selectionSet, condition ?? typeName, seen);
       } else {
         const fragment = fragments.get(selection.name.value);
         if (fragment && !seen.has(fragment.name.value)) {
+          const condition = fragment.typeCondition.name.value;
+          if (!applies(condition, typeName)) continue;
           const next = new Set(seen).add(fragment.name.value);
-          total += selectionCost(fragment.selectionSet, fragment.typeCondition.name.value, next);
+          // A fragment on an abstract type read under a concrete one: count it for the concrete type.
+          const asType = isAbstractType(schema.getType(condition)) ? typeName : condition;
+          total += selectionCost(fragment.selectionSet, asType, next);
         }
       }
     }
@@ -188,10 +197,68 @@ export function operationCost(
     if (!node.selectionSet || !field) return 1;
     const childType = getNamedType(field.type).name;
     const children = selectionCost(node.selectionSet, childType, seen);
-    return 1 + multiplier(node, field, variables) * children;
+    return 1 + multiplier(node, field, values) * children;
+  };
+
+  /** Each representation costs the selection that applies to its `__typename`. */
+  const entitiesCost = (
+    node: FieldNode,
+    field: GraphQLField<unknown, unknown>,
+    seen: Set<string>,
+  ): number => {
+    if (!node.selectionSet) return 1;
+    const arg = field.args.find((a) => a.name === 'representations');
+    const given = node.arguments?.find((a) => a.name.value === 'representations');
+    const representations = arg && given ? valueFromAST(given.value, arg.type, values) : undefined;
+    if (!Array.isArray(representations)) return fieldCost(node, field, seen);
+    const byType = new Map<string, number>();
+    const unionName = getNamedType(field.type).name;
+    for (const representation of representations) {
+      const typename =
+        typeof representation === 'object' &&
+        representation !== null &&
+        typeof (representation as { __typename?: unknown }).__typename === 'string'
+          ? (representation as { __typename: string }).__typename
+          : undefined;
+      // An unknown type counts as the whole selection (every fragment), the most it could cost.
+      const known = typename !== undefined && isObjectType(schema.getType(typename));
+      const key = known ? (typename as string) : unionName;
+      byType.set(key, (byType.get(key) ?? 0) + 1);
+    }
+    let total = 1;
+    for (const [typeName, count] of byType) {
+      total += count * selectionCost(node.selectionSet, typeName, seen);
+      if (total > ceiling) return total;
+    }
+    return total;
   };
 
   return selectionCost(operation.selectionSet, root.name, new Set());
+}
+
+/**
+ * The variables an operation runs with: coerced as graphql-js will coerce them, with declared
+ * defaults for those not sent. When they do not coerce (the operation will fail anyway), the raw
+ * values plus defaults, so the cost is still counted.
+ */
+function effectiveVariables(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+): Record<string, unknown> {
+  const definitions = operation.variableDefinitions ?? [];
+  if (definitions.length === 0) return variables;
+  const coerced = getVariableValues(schema, definitions, variables, { maxErrors: 1 });
+  if (coerced.coerced) return coerced.coerced;
+  const values: Record<string, unknown> = { ...variables };
+  for (const definition of definitions) {
+    const name = definition.variable.name.value;
+    if (values[name] !== undefined || !definition.defaultValue) continue;
+    const type = typeFromAST(schema, definition.type);
+    if (type)
+      values[name] = valueFromAST(definition.defaultValue, type as Parameters<typeof valueFromAST>[1]);
+  }
+  return values;
 }
 
 /** A connection field (one with a `first` argument) fetches `first` items: its contents count that often. */
@@ -203,6 +270,8 @@ function multiplier(
   const firstArg = field.args.find((a) => a.name === 'first');
   if (!firstArg) return 1;
   const given = node.arguments?.find((a) => a.name.value === 'first');
-  const value = given ? valueFromAST(given.value, firstArg.type, variables) : firstArg.defaultValue;
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 1;
+  const value = given ? valueFromAST(given.value, firstArg.type, variables) : undefined;
+  // Not given, a variable not sent, or null: the resolver pages by the argument's default.
+  const first = value === undefined || value === null ? firstArg.defaultValue : value;
+  return typeof first === 'number' && Number.isFinite(first) && first > 0 ? first : 1;
 }

@@ -9,6 +9,8 @@ export interface Viewer {
   id: string;
   roles: readonly string[];
   isAdmin: boolean;
+  /** When the token stops being valid (its `exp`), epoch ms; undefined for a token without `exp`. */
+  expiresAt?: number;
 }
 
 /** The bearer token was present but cannot be trusted. `reason` is safe to show. */
@@ -76,7 +78,12 @@ export function createViewerVerifier(
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((r): r is string => typeof r === 'string')
       : [];
-    const viewer: Viewer = { id: payload.sub, roles, isAdmin: roles.includes('admin') };
+    const viewer: Viewer = {
+      id: payload.sub,
+      roles,
+      isAdmin: roles.includes('admin'),
+      ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp * 1000 } : {}),
+    };
     // Remembered one second short of `exp`, so a cached token never outlives its own validity.
     const untilExpiryMs = typeof payload.exp === 'number' ? payload.exp * 1000 - Date.now() - 1000 : ttlMs;
     if (untilExpiryMs > 0) verified.set(token, viewer, { ttl: Math.min(ttlMs, untilExpiryMs) });

@@ -24,6 +24,8 @@ export class Metrics {
   private readonly webhooksReceived: Counter<'provider'>;
   private readonly webhooksRejected: Counter<'provider' | 'reason'>;
   private readonly webhooksDuplicate: Counter<'provider'>;
+  private readonly operationsInFlight: Gauge<'transport'>;
+  private readonly refusals: Counter<'reason' | 'transport'>;
   private readonly operationNames = new Set<string>();
   private readonly pausesClamped: Counter<'provider' | 'header'>;
 
@@ -79,6 +81,18 @@ export class Metrics {
       help: 'GraphQL operation duration.',
       labelNames: ['operation'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.operationsInFlight = new Gauge({
+      name: 'junction_graphql_operations_in_flight',
+      help: 'GraphQL operations whose context is live (deadline timer set, loaders built), subscriptions included.',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'junction_graphql_refused_total',
+      help: 'Requests refused before any operation ran: clientRateLimit, maxSubscriptions, maxConnectionsPerViewer.',
+      labelNames: ['reason', 'transport'],
       registers,
     });
     this.webhooksReceived = new Counter({
@@ -202,14 +216,32 @@ export class Metrics {
     if (waitMs > 0) this.throttleWait.inc({ provider }, waitMs / 1000);
   }
 
+  /**
+   * Counts a finished operation. Its name becomes a label only when `mayClaimName` (it passed every
+   * edge rule and ran, for a signed-in viewer) or when that name already is one; else `other`.
+   */
   operation(
     name: string | null | undefined,
     outcome: 'success' | 'partial' | 'error',
     durationMs: number,
+    options: { mayClaimName: boolean },
   ): void {
-    const operation = this.operationLabel(name);
+    const operation = this.operationLabel(name, options.mayClaimName);
     this.operations.inc({ operation, outcome });
     this.operationDuration.observe({ operation }, durationMs / 1000);
+  }
+
+  /** An operation's context was built (+1) or disposed (-1). */
+  operationInFlight(transport: 'http' | 'ws', delta: 1 | -1): void {
+    this.operationsInFlight.inc({ transport }, delta);
+  }
+
+  /** A request refused before it ran, by a per-client limit (`reason` is the limit's name). */
+  refused(
+    reason: 'clientRateLimit' | 'maxSubscriptions' | 'maxConnectionsPerViewer',
+    transport: 'http' | 'ws',
+  ): void {
+    this.refusals.inc({ reason, transport });
   }
 
   webhookReceived(provider: string): void {
@@ -233,12 +265,15 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** Client-chosen names are labels only while well-formed and among the first MAX_OPERATION_NAMES. */
-  private operationLabel(name: string | null | undefined): string {
+  /**
+   * Client-chosen names are labels only while well-formed and among the first MAX_OPERATION_NAMES
+   * claimed, and only operations allowed to claim one (see `operation`) add to those.
+   */
+  private operationLabel(name: string | null | undefined, mayClaim: boolean): string {
     if (!name) return 'anonymous';
     if (!OPERATION_NAME.test(name)) return 'invalid';
     if (this.operationNames.has(name)) return name;
-    if (this.operationNames.size >= MAX_OPERATION_NAMES) return 'other';
+    if (!mayClaim || this.operationNames.size >= MAX_OPERATION_NAMES) return 'other';
     this.operationNames.add(name);
     return name;
   }

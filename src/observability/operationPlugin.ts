@@ -1,8 +1,13 @@
-// One Apollo plugin for what every operation reports: its log line (name, duration, upstream
-// calls, errors), its metrics, the stale marker, and, when asked for, the upstream report — the
-// "query plan for REST" of the operation — in `extensions.upstream`.
+// What every operation reports, whichever transport carried it: its log line (name, duration,
+// upstream calls, error codes), its metrics, unexpected errors logged with the request id, the stale
+// marker, and, when asked for, the upstream report — the "query plan for REST" of the operation —
+// in `extensions.upstream`. The Apollo plugin below reports every operation Apollo answers (HTTP,
+// and queries and mutations over the WebSocket); the WebSocket adapter reports a subscription
+// through the same reporter when it ends.
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLFormattedError } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
+import { isUnexpectedError } from '../graphql/errors.js';
 import type { Metrics } from './metrics.js';
 
 export type UpstreamReportMode = 'off' | 'header' | 'always';
@@ -17,45 +22,112 @@ export interface OperationPluginOptions {
 
 export const REPORT_HEADER = 'x-junction-upstream-report';
 
-export function operationPlugin(options: OperationPluginOptions): ApolloServerPlugin<GraphQLContext> {
+export type OperationOutcome = 'success' | 'partial' | 'error';
+
+export interface FinishedOperation {
+  context: GraphQLContext;
+  operationName: string | null | undefined;
+  durationMs: number;
+  /** The errors the client was sent (formatted: their codes are the contract's). */
+  errors: readonly GraphQLFormattedError[];
+  hasData: boolean;
+  /**
+   * The operation passed every edge rule and ran. Only such operations, from a signed-in viewer,
+   * may claim one of the bounded operation-name labels: refused or anonymous junk cannot fill them.
+   */
+  admitted: boolean;
+}
+
+export interface OperationReporter {
+  /** Logs errors nobody raised on purpose, with the request id (they are masked for the client). */
+  logUnexpected(errors: readonly unknown[], context: GraphQLContext): void;
+  /** The stale marker and, when asked and allowed, the upstream report, merged into `extensions`. */
+  extensions(
+    existing: Record<string, unknown> | undefined,
+    context: GraphQLContext,
+    asked: boolean,
+  ): Record<string, unknown> | undefined;
+  /** Metrics and the one log line of a finished operation. Returns its outcome. */
+  finish(operation: FinishedOperation): OperationOutcome;
+}
+
+export function createOperationReporter(options: OperationPluginOptions): OperationReporter {
+  return {
+    logUnexpected(errors, context) {
+      for (const error of errors) {
+        if (isUnexpectedError(error)) {
+          const original = (error as { originalError?: unknown }).originalError ?? error;
+          context.logger?.error({ err: original, requestId: context.requestId }, 'unexpected error');
+        }
+      }
+    },
+    extensions(existing, context, asked) {
+      const report = context.report;
+      if (!report) return existing;
+      const extensions: Record<string, unknown> = { ...existing };
+      const stale = report.staleProviders();
+      if (stale.length > 0) extensions.stale = { providers: stale };
+      const allowed = !options.reportAdminsOnly || context.viewer?.isAdmin === true;
+      if (options.reportMode !== 'off' && asked && allowed) extensions.upstream = report.toJSON();
+      return Object.keys(extensions).length > 0 ? extensions : undefined;
+    },
+    finish({ context, operationName, durationMs, errors, hasData, admitted }) {
+      const outcome: OperationOutcome = errors.length === 0 ? 'success' : hasData ? 'partial' : 'error';
+      const mayClaimName = admitted && context.viewer !== null;
+      options.metrics.operation(operationName, outcome, durationMs, { mayClaimName });
+      const codes = errors.map((e) => (e.extensions?.code as string | undefined) ?? 'INTERNAL_SERVER_ERROR');
+      const report = context.report;
+      context.logger?.info(
+        {
+          operation: operationName ?? null,
+          transport: context.transport?.kind,
+          outcome,
+          durationMs: Math.round(durationMs * 10) / 10,
+          upstreamCalls: report?.totalCalls ?? 0,
+          upstream: report?.byProvider(),
+          errors: codes.length > 0 ? codes : undefined,
+        },
+        'graphql operation',
+      );
+      return outcome;
+    },
+  };
+}
+
+export function operationPlugin(
+  reporter: OperationReporter,
+  mode: UpstreamReportMode,
+): ApolloServerPlugin<GraphQLContext> {
   return {
     async requestDidStart({ request }) {
       const started = performance.now();
       const asked =
-        options.reportMode === 'always' ||
-        (options.reportMode === 'header' && request.http?.headers.get(REPORT_HEADER) === '1');
+        mode === 'always' || (mode === 'header' && request.http?.headers.get(REPORT_HEADER) === '1');
+      let executed = false;
       return {
-        async willSendResponse({ response, contextValue, operationName, errors }) {
+        async executionDidStart() {
+          executed = true;
+        },
+        async didEncounterErrors({ errors, contextValue }) {
+          reporter.logUnexpected(errors, contextValue);
+        },
+        async willSendResponse({ response, contextValue, operationName }) {
+          // A subscription accepted on the WebSocket has not run yet: the adapter reports it when it ends.
+          if (contextValue.transport?.subscription) return;
           contextValue.dispose?.();
-          const durationMs = performance.now() - started;
           const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
-          const hasData = body?.data !== undefined && body.data !== null;
-          const errorList = errors ?? body?.errors ?? [];
-          const outcome = errorList.length === 0 ? 'success' : hasData ? 'partial' : 'error';
-          options.metrics.operation(operationName, outcome, durationMs);
-          const report = contextValue.report;
-          if (body && report) {
-            const stale = report.staleProviders();
-            const extensions: Record<string, unknown> = { ...body.extensions };
-            if (stale.length > 0) extensions.stale = { providers: stale };
-            const allowed = !options.reportAdminsOnly || contextValue.viewer?.isAdmin === true;
-            if (asked && allowed) extensions.upstream = report.toJSON();
-            if (Object.keys(extensions).length > 0) body.extensions = extensions;
+          if (body) {
+            const extensions = reporter.extensions(body.extensions, contextValue, asked);
+            if (extensions) body.extensions = extensions;
           }
-          const codes = errorList.map(
-            (e) => (e.extensions?.code as string | undefined) ?? 'INTERNAL_SERVER_ERROR',
-          );
-          contextValue.logger?.info(
-            {
-              operation: operationName ?? null,
-              outcome,
-              durationMs: Math.round(durationMs * 10) / 10,
-              upstreamCalls: report?.totalCalls ?? 0,
-              upstream: report?.byProvider(),
-              errors: codes.length > 0 ? codes : undefined,
-            },
-            'graphql operation',
-          );
+          reporter.finish({
+            context: contextValue,
+            operationName,
+            durationMs: performance.now() - started,
+            errors: body?.errors ?? [],
+            hasData: body?.data !== undefined && body.data !== null,
+            admitted: executed,
+          });
         },
       };
     },

@@ -42,7 +42,7 @@ export interface Harness {
   twilio: TwilioSimulator;
   sendgrid: SendGridSimulator;
   stripeWebhookSecret: string;
-  token(sub: string, opts?: { admin?: boolean }): Promise<string>;
+  token(sub: string, opts?: { admin?: boolean; ttlSeconds?: number }): Promise<string>;
   adminToken(): Promise<string>;
   gql(
     query: string,
@@ -129,8 +129,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   sendgrid.setEventWebhook({ url: `${url}/webhooks/sendgrid`, privateKey: sendgridKeys.privateKeyPem });
 
   const secret = config.jwt.secret ?? DEMO_JWT_SECRET;
-  const token = (sub: string, opts: { admin?: boolean } = {}) =>
-    mintToken(secret, { sub, admin: opts.admin ?? false });
+  const token = (sub: string, opts: { admin?: boolean; ttlSeconds?: number } = {}) =>
+    mintToken(secret, {
+      sub,
+      admin: opts.admin ?? false,
+      ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
+    });
   let admin: string | undefined;
   const adminToken = async () => {
     admin ??= await token('usr_0001', { admin: true });

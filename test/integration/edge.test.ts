@@ -1,11 +1,15 @@
-// The public edge: hostile-query limits (each a 4xx with a named limit, before any upstream call),
-// body size, batching, production hardening, persisted queries and GraphQL over HTTP.
+// The public edge: one list of rules (src/graphql/edge.ts) whose hostile cases run as a table over
+// HTTP and the WebSocket (each refusal a 4xx / an `error` message with a named limit, before any
+// upstream call), what the cost really counts, per-client budgets, then body size, batching,
+// production hardening, persisted queries and GraphQL over HTTP.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { EdgeRuleName } from '../../src/graphql/edge.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
+import { connectWs, until } from '../helpers/ws.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -33,38 +37,226 @@ const PRODUCTION_ENV = {
   SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
 };
 
-describe('query limits', () => {
-  it.each([
-    ['maxDepth', { GRAPHQL_MAX_DEPTH: '3' }, '{ users(first: 1) { edges { node { id } } } }'],
-    ['maxAliases', {}, `{ ${Array.from({ length: 101 }, (_, i) => `a${i}: _junction`).join(' ')} }`],
-    ['maxDirectives', {}, `{ _junction ${'@include(if: true) '.repeat(51)} }`],
-    ['maxCost', {}, '{ users(first: 100) { nodes { payments(first: 100) { nodes { id } } } } }'],
-  ])(
-    'refuses a query over %s with a 400 naming the limit, before any upstream call',
-    async (limit, env, query) => {
-      h = await startHarness({ env });
-      const res = await h.gql(query);
-      expect(res.status).toBe(400);
-      expect(res.body.data).toBeUndefined();
-      expect(res.body.errors![0].extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit });
-      expect(upstreamCalls(h)).toBe(0);
-    },
+/** A persisted query manifest registering `body`, in a fresh temporary file. */
+function manifestFile(body: string): string {
+  const id = createHash('sha256').update(body).digest('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'junction-allowlist-'));
+  const path = join(dir, 'manifest.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      format: 'apollo-persisted-query-manifest',
+      version: 1,
+      operations: [{ id, name: 'Me', type: 'query', body }],
+    }),
   );
+  return path;
+}
 
-  it('refuses a document over maxTokens', async () => {
+const SUBSCRIBE_FIELDS = (fields: string) =>
+  `subscription { paymentUpdated(userId: "usr_0001") { ${fields} } }`;
+
+interface EdgeCase {
+  env?: Record<string, string>;
+  /** Accepted operations sent first (the same query, or subscription), to spend a budget. */
+  warmup?: number;
+  query: string;
+  /** The same rule's hostile case as a subscription (only the WebSocket serves those). */
+  subscription?: string;
+  /** HTTP status of the refusal. */
+  status: number;
+  /** What the first error's extensions must hold, on every transport. */
+  extensions: Record<string, unknown>;
+  /** What the first error's message must (not) say. */
+  message?: RegExp;
+  notMessage?: RegExp;
+}
+
+/** One hostile case per rule of the edge: a rule without a case fails the first test below. */
+const CASES: Record<EdgeRuleName, EdgeCase> = {
+  maxTokens: {
+    query: `{ _entities(representations: [${Array.from({ length: 1000 }, (_, i) => `{ __typename: "User", id: "usr_${i}" }`).join(', ')}]) { __typename } }`,
+    subscription: SUBSCRIBE_FIELDS('id '.repeat(5001)),
+    status: 400,
+    extensions: { code: 'GRAPHQL_PARSE_FAILED', limit: 'maxTokens' },
+  },
+  maxDepth: {
+    env: { GRAPHQL_MAX_DEPTH: '2' },
+    query: '{ users(first: 1) { edges { node { id } } } }',
+    subscription: SUBSCRIBE_FIELDS('amount { amount }'),
+    status: 400,
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'maxDepth' },
+  },
+  maxAliases: {
+    query: `{ ${Array.from({ length: 101 }, (_, i) => `a${i}: _junction`).join(' ')} }`,
+    subscription: SUBSCRIBE_FIELDS(Array.from({ length: 101 }, (_, i) => `a${i}: id`).join(' ')),
+    status: 400,
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'maxAliases' },
+  },
+  maxDirectives: {
+    query: `{ _junction ${'@include(if: true) '.repeat(51)} }`,
+    subscription: SUBSCRIBE_FIELDS(`id ${'@include(if: true) '.repeat(51)}`),
+    status: 400,
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'maxDirectives' },
+  },
+  introspection: {
+    env: { GRAPHQL_INTROSPECTION: 'false' },
+    query: '{ __schema { types { name } } }',
+    status: 400,
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    message: /introspection/i,
+  },
+  suggestions: {
+    env: PRODUCTION_ENV,
+    query: '{ usr(id: "usr_0001") { id } }',
+    subscription: 'subscription { paymentUpdatd(userId: "usr_0001") { id } }',
+    status: 400,
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    message: /Cannot query field/,
+    notMessage: /Did you mean/,
+  },
+  maxCost: {
+    env: { GRAPHQL_MAX_COST: '4' },
+    query: '{ users(first: 2) { nodes { id } } }', // 1 + 2 * (1 + 1) = 5
+    subscription: SUBSCRIBE_FIELDS('id status amount { amount }'), // 1 + 1 + 1 + (1 + 1) = 5
+    status: 400,
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'maxCost', max: 4, cost: 5 },
+  },
+  allowlist: {
+    env: { GRAPHQL_ALLOWLIST: manifestFile('query Me { me { id } }') },
+    query: '{ user(id: "usr_0002") { id email } }',
+    subscription: SUBSCRIBE_FIELDS('id'),
+    status: 400,
+    extensions: { code: 'BAD_REQUEST', reason: 'OPERATION_NOT_ALLOWLISTED' },
+  },
+  clientRateLimit: {
+    env: { CLIENT_RATE_LIMIT_PER_MINUTE: '1' },
+    warmup: 1,
+    query: '{ _junction }',
+    subscription: SUBSCRIBE_FIELDS('id'),
+    status: 429,
+    extensions: { code: 'RATE_LIMITED', limit: 'clientRateLimit', retryAfter: expect.any(Number) },
+  },
+};
+
+function expectRefusal(errors: any[] | undefined, c: EdgeCase) {
+  expect(errors?.length).toBeGreaterThan(0);
+  // graphql-js may add its own errors (a repeated @include); the rule's refusal is among them.
+  const refusal = errors!.find((e) => expect.objectContaining(c.extensions).asymmetricMatch(e.extensions));
+  expect(refusal, JSON.stringify(errors)).toBeDefined();
+  for (const error of errors!) {
+    expect(error.extensions.code).toEqual(expect.any(String));
+    expect(error.extensions.http).toBeUndefined();
+  }
+  if (c.message) expect(refusal.message).toMatch(c.message);
+  if (c.notMessage) for (const error of errors!) expect(error.message).not.toMatch(c.notMessage);
+}
+
+describe('the edge: one list of rules, the same refusals over HTTP and the WebSocket', () => {
+  it('has a hostile case in this table for every rule in the list', async () => {
     h = await startHarness();
-    const reps = Array.from({ length: 1000 }, (_, i) => `{ __typename: "User", id: "usr_${i}" }`).join(', ');
-    const res = await h.gql(`{ _entities(representations: [${reps}]) { __typename } }`);
-    expect(res.status).toBe(400);
-    expect(res.body.errors![0].extensions).toMatchObject({
-      code: 'GRAPHQL_PARSE_FAILED',
-      limit: 'maxTokens',
+    expect(h.app.edge.rules.map((r) => r.name).sort()).toEqual(Object.keys(CASES).sort());
+  });
+
+  describe.each(Object.entries(CASES) as Array<[EdgeRuleName, EdgeCase]>)('%s', (_name, c) => {
+    it('refuses its hostile query over HTTP, before any upstream call', async () => {
+      h = await startHarness({ env: c.env ?? {} });
+      for (let i = 0; i < (c.warmup ?? 0); i += 1) expect((await h.gql(c.query)).status).toBe(200);
+      const res = await h.gql(c.query);
+      expect(res.status).toBe(c.status);
+      expect(res.body.data).toBeUndefined();
+      expectRefusal(res.body.errors, c);
+      if (c.status === 429)
+        expect(Number(res.headers.get('retry-after'))).toBe(res.body.errors![0].extensions.retryAfter);
+      expect(upstreamCalls(h)).toBe(0);
     });
+
+    it('refuses it over the WebSocket with an `error` message, and the socket stays open', async () => {
+      h = await startHarness({ env: c.env ?? {} });
+      const ws = await connectWs(h.url, { token: await h.adminToken() });
+      for (let i = 0; i < (c.warmup ?? 0); i += 1)
+        expect(await ws.subscribe({ query: c.query }).ended).toEqual({ kind: 'complete' });
+      const op = ws.subscribe({ query: c.query });
+      const ended = await op.ended;
+      expect(ended.kind).toBe('error');
+      expectRefusal((ended as { errors: any[] }).errors, c);
+      expect(op.results).toEqual([]);
+      expect(upstreamCalls(h)).toBe(0);
+      expect(ws.socket.readyState).toBe(ws.socket.OPEN);
+      await ws.close();
+    });
+
+    it.runIf(c.subscription !== undefined)(
+      'refuses its hostile subscription over the WebSocket',
+      async () => {
+        h = await startHarness({ env: c.env ?? {} });
+        const ws = await connectWs(h.url, { token: await h.adminToken() });
+        for (let i = 0; i < (c.warmup ?? 0); i += 1) {
+          ws.subscribe({ query: c.subscription! });
+          await until(() => h!.app.pubsub.subscriberCount('payment:usr_0001') === i + 1);
+        }
+        const ended = await ws.subscribe({ query: c.subscription! }).ended;
+        expect(ended.kind).toBe('error');
+        expectRefusal((ended as { errors: any[] }).errors, c);
+        expect(h.app.pubsub.subscriberCount('payment:usr_0001')).toBe(c.warmup ?? 0);
+        await ws.close();
+      },
+    );
+  });
+});
+
+describe('what the cost counts', () => {
+  it('counts `first` given through variables', async () => {
+    h = await startHarness();
+    const res = await h.gql(
+      'query($n: Int) { users(first: $n) { nodes { payments(first: $n) { nodes { id } } } } }',
+      { variables: { n: 100 } },
+    );
+    expect(res.body.errors![0].extensions.limit).toBe('maxCost');
     expect(upstreamCalls(h)).toBe(0);
   });
 
+  it('counts a variable’s declared default when the variable is not sent', async () => {
+    h = await startHarness();
+    const res = await h.gql(
+      'query($n: Int = 100) { users(first: $n) { nodes { payments(first: $n) { nodes { id } } } } }',
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.errors![0].extensions).toMatchObject({ limit: 'maxCost', cost: 20_201 });
+    expect(upstreamCalls(h)).toBe(0);
+  });
+
+  it('counts the argument’s default when a nullable variable is neither sent nor defaulted', async () => {
+    h = await startHarness({ env: { GRAPHQL_MAX_COST: '400' } });
+    // users defaults to 20, payments to 10: 1 + 20 * (1 + 1 + 10 * 2) = 441, not 5.
+    const res = await h.gql(
+      'query($n: Int) { users(first: $n) { nodes { payments(first: $n) { nodes { id } } } } }',
+    );
+    expect(res.body.errors![0].extensions).toMatchObject({ limit: 'maxCost', cost: 441 });
+    expect(upstreamCalls(h)).toBe(0);
+  });
+
+  it('counts _entities once per representation, by the fragment of its type', async () => {
+    h = await startHarness({ env: { GRAPHQL_MAX_COST: '2000' } });
+    const query =
+      'query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id status amount { amount currency } } ... on User { id } } }';
+    const payments = Array.from({ length: 500 }, (_, i) => ({ __typename: 'Payment', id: `pi_${i}` }));
+    const refused = await h.gql(query, { variables: { r: payments } });
+    // 1 + 500 * (1 + 1 + (1 + 2)): each Payment reference costs its own fragment, not the User one.
+    expect(refused.body.errors![0].extensions).toMatchObject({ limit: 'maxCost', cost: 2501 });
+    expect(upstreamCalls(h)).toBe(0);
+    const users = Array.from({ length: 100 }, (_, i) => ({
+      __typename: 'User',
+      id: `usr_${String(i + 1).padStart(4, '0')}`,
+    }));
+    const served = await h.gql(query, { variables: { r: users } });
+    expect(served.body.errors).toBeUndefined();
+    expect(served.body.data._entities).toHaveLength(100);
+  });
+
   it('lets a legitimate connection query through and counts first in the cost', async () => {
-    h = await startHarness({ env: { GRAPHQL_MAX_COST: '600' } });
+    // 100 Stripe calls: Stripe's default 90/s budget would make this test about throttling under load.
+    h = await startHarness({ env: { GRAPHQL_MAX_COST: '600', STRIPE_RATE_LIMIT_PER_SECOND: '100000' } });
     const ok = await h.gql(
       '{ users(first: 50) { nodes { billing { id } payments(first: 3) { nodes { id } } } } }',
     );
@@ -74,15 +266,80 @@ describe('query limits', () => {
     );
     expect(tooMuch.body.errors![0].extensions).toMatchObject({ limit: 'maxCost', max: 600 });
   });
+});
 
-  it('counts `first` given through variables', async () => {
-    h = await startHarness();
-    const res = await h.gql(
-      'query($n: Int) { users(first: $n) { nodes { payments(first: $n) { nodes { id } } } } }',
-      { variables: { n: 100 } },
+describe('per-client budgets', () => {
+  it('is one budget per viewer across HTTP and the WebSocket', async () => {
+    h = await startHarness({ env: { CLIENT_RATE_LIMIT_PER_MINUTE: '3' } });
+    const token = await h.token('usr_0002');
+    const ws = await connectWs(h.url, { token });
+    expect((await h.gql('{ _junction }', { token })).status).toBe(200);
+    expect(await ws.subscribe({ query: '{ _junction }' }).ended).toEqual({ kind: 'complete' });
+    expect((await h.gql('{ _junction }', { token })).status).toBe(200);
+    const overSocket = await ws.subscribe({ query: '{ _junction }' }).ended;
+    expect(overSocket).toMatchObject({ kind: 'error', errors: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    expect((await h.gql('{ _junction }', { token })).status).toBe(429);
+    // Another viewer has a budget of its own.
+    expect((await h.gql('{ _junction }', { token: await h.token('usr_0003') })).status).toBe(200);
+    await ws.close();
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    expect(text).toMatch(/junction_graphql_refused_total\{reason="clientRateLimit",transport="ws"\} 1/);
+    expect(text).toMatch(/junction_graphql_refused_total\{reason="clientRateLimit",transport="http"\} 1/);
+  });
+
+  it('counts anonymous requests by address, apart from signed-in viewers on that address', async () => {
+    h = await startHarness({ env: { CLIENT_RATE_LIMIT_PER_MINUTE: '2' } });
+    expect((await h.gql('{ _junction }', { token: null })).status).toBe(200);
+    expect((await h.gql('{ _junction }', { token: null })).status).toBe(200);
+    const refused = await h.gql('{ _junction }', { token: null });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({
+      errors: [
+        {
+          message: expect.stringMatching(/Too many requests/),
+          extensions: { code: 'RATE_LIMITED', limit: 'clientRateLimit', retryAfter: expect.any(Number) },
+        },
+      ],
+    });
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect((await h.gql('{ _junction }')).status).toBe(200);
+  });
+
+  it('lets a light client through while clients sending maximal-cost queries run out of budget', async () => {
+    // 1 + 100 * (1 + (1 + 48 * 2)) = 9801, under GRAPHQL_MAX_COST (10,000): 99 requests' worth each.
+    const heavy = '{ users(first: 100) { nodes { payments(first: 48) { nodes { id } } } } }';
+    h = await startHarness({
+      env: { CLIENT_RATE_LIMIT_PER_MINUTE: '300', STRIPE_RATE_LIMIT_PER_SECOND: '100000' },
+    });
+    const heavyTokens = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => h!.token(`usr_01${String(i).padStart(2, '0')}`, { admin: true })),
     );
-    expect(res.body.errors![0].extensions.limit).toBe('maxCost');
-    expect(upstreamCalls(h)).toBe(0);
+    const lightToken = await h.token('usr_0002');
+    const heavyClient = async (token: string) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i += 1) {
+        const res = await h!.gql(heavy, { token });
+        statuses.push(res.status);
+        if (res.status === 429) expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      }
+      return statuses;
+    };
+    const lightClient = async () => {
+      const outcomes: string[] = [];
+      for (let i = 0; i < 30; i += 1) {
+        const res = await h!.gql('{ me { id name } }', { token: lightToken });
+        outcomes.push(res.status === 200 && !res.body.errors ? 'served' : `${res.status}`);
+      }
+      return outcomes;
+    };
+    const [light, ...heavyResults] = await Promise.all([lightClient(), ...heavyTokens.map(heavyClient)]);
+    expect(light).toEqual(Array(30).fill('served'));
+    for (const statuses of heavyResults) {
+      // 3 * 99 = 297 of 300: the fourth maximal query no longer fits; each refusal is immediate.
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
+    }
   });
 });
 
@@ -115,6 +372,24 @@ describe('HTTP edge', () => {
     });
     expect(on.status).toBe(200);
     expect(await on.json()).toHaveLength(2);
+  });
+
+  it('releases the context of a request Apollo refuses before running it (a batch, batching off)', async () => {
+    h = await startHarness();
+    const token = await h.adminToken();
+    for (const body of ['[{"query":"{ _junction }"}]', '{"query": 5}']) {
+      const res = await fetch(`${h.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      });
+      expect(res.status).toBe(400);
+    }
+    const gauge = async () =>
+      /junction_graphql_operations_in_flight\{transport="http"\} (\d+)/.exec(
+        await (await fetch(`${h!.url}/metrics`)).text(),
+      )?.[1];
+    await until(async () => (await gauge()) === '0');
   });
 
   it('refuses a mutation sent over GET, and a simple (CSRF-able) GET without a preflight header', async () => {

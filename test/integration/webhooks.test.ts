@@ -228,6 +228,7 @@ describe('subscription authorization', () => {
     expect(JSON.stringify(first)).toContain('FORBIDDEN');
     const bad = subscribe(h, 'not-a-token', 'subscription { paymentUpdated(userId: "usr_0001") { id } }');
     const result = await bad.first;
-    expect(result.error).toBeDefined();
+    // Refused at connection_init: the socket closes with graphql-ws's 4403 Forbidden.
+    expect(result.error).toMatchObject({ code: 4403, reason: 'Forbidden' });
   });
 });

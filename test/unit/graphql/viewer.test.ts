@@ -15,9 +15,11 @@ const jwt = {
 describe('createViewerVerifier', () => {
   it('reads sub and roles, and answers a repeated token from its cache', async () => {
     const verify = createViewerVerifier(jwt);
-    const token = await mintToken(SECRET, { sub: 'usr_0042', admin: true });
+    const token = await mintToken(SECRET, { sub: 'usr_0042', admin: true, ttlSeconds: 600 });
+    const exp = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp as number;
     const first = await verify(`Bearer ${token}`);
-    expect(first).toEqual({ id: 'usr_0042', roles: ['admin'], isAdmin: true });
+    // expiresAt (the token's exp, epoch ms) lets a WebSocket close the moment the token expires.
+    expect(first).toEqual({ id: 'usr_0042', roles: ['admin'], isAdmin: true, expiresAt: exp * 1000 });
     expect(await verify(`Bearer ${token}`)).toBe(first); // the same object: not verified twice
     expect(await verify(undefined)).toBeNull();
   });
