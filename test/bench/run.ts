@@ -1,12 +1,19 @@
-// `npm run bench`: Junction against four baselines on the same loopback simulators, scenarios S1-S6
+// `npm run bench`: Junction against five baselines on the same loopback simulators, scenarios S1-S6
 // plus a CPU profile of Junction under saturation. Writes bench-results/latest.{json,md} and the
 // README's Performance section. Every load is bounded in time and aimed at 127.0.0.1 only.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { mintToken } from '../../src/cli/token.js';
 import { DEMO_JWT_SECRET } from '../../src/config.js';
 import type { FaultRule } from '../../src/simulators/shared/faults.js';
-import { type Child, liveChildren, pinSelf, spawnChild, tasksetAvailable } from './lib/child.js';
+import {
+  type Child,
+  liveChildren,
+  pinSelf,
+  type SystemChild,
+  spawnChild,
+  tasksetAvailable,
+} from './lib/child.js';
+import { clientToken } from './lib/clientToken.js';
 import { type BenchConfig, loadBenchConfig, type SystemId } from './lib/config.js';
 import { type LoadResult, runLoad } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
@@ -110,13 +117,17 @@ function startSystem(
   knobs: Partial<EnvKnobs> = {},
   nodeArgs: string[] = [],
   stdoutFile?: string,
-) {
+): SystemChild {
   const env = systemEnv(id, simsInfo, {
     connections: cfg.upstreamConnections,
     timeoutMs: cfg.upstreamTimeoutMs,
     rateLimit: cfg.junctionRateLimit,
     ...knobs,
   });
+  const launch = SYSTEMS[id].launch;
+  if (launch) {
+    return launch({ env, cpus: cfg.pin ? cfg.sutCpus : undefined, label: id, runBudgetS: cfg.maxTotalS });
+  }
   return spawnChild({
     entry: SYSTEMS[id].entry,
     env,
@@ -127,12 +138,12 @@ function startSystem(
   });
 }
 
-async function ready(child: Child): Promise<string> {
+async function ready(child: SystemChild): Promise<string> {
   const info = await child.ready;
   return info.url as string;
 }
 
-function load(url: string, child: Child, connections: number, bodies: string[], durationS: number) {
+function load(url: string, child: SystemChild, connections: number, bodies: string[], durationS: number) {
   return runLoad({
     url,
     connections,
@@ -160,7 +171,7 @@ function uniformBodies(count: number, seed: number, make: (id: string) => Operat
 
 // ---- scenarios ---------------------------------------------------------------------------------
 
-async function s1(id: SystemId, child: Child, url: string): Promise<void> {
+async function s1(id: SystemId, child: SystemChild, url: string): Promise<void> {
   // One user with name, billing and payments: users call, then billing and payments in parallel.
   const bodies = uniformBodies(2000, 11, (uid) => byIdsQuery([uid]));
   await child.request('setCold', { on: true });
@@ -182,7 +193,7 @@ async function s1(id: SystemId, child: Child, url: string): Promise<void> {
   await child.request('setCold', { on: false });
 }
 
-async function s2(id: SystemId, child: Child, url: string): Promise<void> {
+async function s2(id: SystemId, child: SystemChild, url: string): Promise<void> {
   await setFaults({});
   await child.request('setCold', { on: false });
   const cold = zipfBodies(cfg.s2Queries, cfg.s2IdsPerQuery, 21);
@@ -240,7 +251,11 @@ async function s2(id: SystemId, child: Child, url: string): Promise<void> {
   );
 }
 
-async function s3(id: SystemId, child: Child, url: string): Promise<LoadResult & { sampleErrors: number }> {
+async function s3(
+  id: SystemId,
+  child: SystemChild,
+  url: string,
+): Promise<LoadResult & { sampleErrors: number }> {
   await setFaults({});
   await child.request('setCold', { on: false });
   await child.request('clearCache');
@@ -489,7 +504,7 @@ async function main(): Promise<void> {
     label: 'sims',
   });
   simsInfo = ((await sims.ready) as { info: SimsInfo }).info;
-  const token = await mintToken(DEMO_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
+  const token = await clientToken(DEMO_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
   headers = { authorization: `Bearer ${token}` };
 
   try {
@@ -506,6 +521,15 @@ async function main(): Promise<void> {
     `Every system got UPSTREAM_CONNECTIONS=${cfg.upstreamConnections} sockets per upstream origin (S4: k) and a ${cfg.upstreamTimeoutMs} ms per-call timeout; Junction also its UPSTREAM_CONCURRENCY=k.`,
     'S1 and S4 run every system "cold": Junction\'s shared cache is emptied before each request (a bench-only hook), so every request pays its upstream calls; S2 warm, S3, S5 and S6 use the cache as designed.',
   );
+  if (cfg.systems.includes('tailcall')) {
+    results.notes.push(
+      'B5 Tailcall keeps its `@cache` in its process with no way to empty it: "cache emptied" (S2 cold, before S3) restarts the process on the same port (~50 ms, outside every measurement), and its cold runs (S1, S4) use the same config without `@cache`.',
+      'B5 Tailcall caps idle upstream sockets only (`poolMaxIdlePerHost` = k); open ones are not capped, so the ⌈100/k⌉ × 20 ms ideal of S4 does not bind it.',
+      "B5 Tailcall batches the users calls with a window of at least 1 ms (`@upstream(batch: { delay })` must be >= 1), which every request with a users call waits; Junction's batcher dispatches at the end of the tick.",
+      "B5 Tailcall 1.0.0 answers `data: null` for the whole operation when any upstream call in it fails (no partial data): see S5's sample row.",
+      'Every system got the same client JWT, with a `kid` in its header: Tailcall 1.0.0 rejects tokens without one.',
+    );
+  }
   const outDir = resolve(cfg.outDir);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
