@@ -27,6 +27,7 @@ import {
   NAMES_AND_BILLING,
   type Operation,
   prng,
+  silentlyWrong,
   USER_IDS,
   zipf,
 } from './lib/queries.js';
@@ -201,6 +202,7 @@ async function s2(id: SystemId, child: SystemChild, url: string): Promise<void> 
   let floor = 0;
   let atFloor = 0;
   let errors = 0;
+  let wrong = 0;
   const coldRoutes: Record<string, number> = {};
   for (let i = 0; i < cold.ids.length; i++) {
     const ids = cold.ids[i] as string[];
@@ -208,6 +210,7 @@ async function s2(id: SystemId, child: SystemChild, url: string): Promise<void> 
     await sims.request('reset', { keep: true });
     const res = await gql(url, byIdsQuery(ids));
     if (res.status !== 200 || res.json.errors) errors += 1;
+    if (silentlyWrong(ids, res)) wrong += 1;
     const calls = dataCalls(await sims.request<Counts>('counts', { reset: true }));
     const f = floorCalls(ids);
     coldCalls += calls.total;
@@ -224,10 +227,12 @@ async function s2(id: SystemId, child: SystemChild, url: string): Promise<void> 
   const warm = zipfBodies(cfg.s2Queries, cfg.s2IdsPerQuery, 23);
   await sims.request('reset', { keep: true });
   let warmErrors = 0;
+  let warmWrong = 0;
   let warmFloor = 0;
   for (const ids of warm.ids) {
     const res = await gql(url, byIdsQuery(ids));
     if (res.status !== 200 || res.json.errors) warmErrors += 1;
+    if (silentlyWrong(ids, res)) warmWrong += 1;
     warmFloor += floorCalls(ids);
   }
   const warmCalls = dataCalls(await sims.request<Counts>('counts', { reset: true }));
@@ -241,13 +246,15 @@ async function s2(id: SystemId, child: SystemChild, url: string): Promise<void> 
     queriesAtFloor: atFloor,
     coldByRoute: coldRoutes,
     coldErrors: errors,
+    coldWrong: wrong,
     warmFloorPerQuery: warmFloor / n,
     warmPerQuery: warmCalls.total / n,
     warmByRoute: warmCalls.byRoute,
     warmErrors,
+    warmWrong,
   };
   log(
-    `S2 ${id}: cold ${(coldCalls / n).toFixed(2)} calls/query (floor ${(floor / n).toFixed(2)}), warm ${(warmCalls.total / n).toFixed(2)}`,
+    `S2 ${id}: cold ${(coldCalls / n).toFixed(2)} calls/query (floor ${(floor / n).toFixed(2)}), warm ${(warmCalls.total / n).toFixed(2)}; ${errors + warmErrors} answers with errors, ${wrong + warmWrong} with a wrong user`,
   );
 }
 
@@ -264,7 +271,7 @@ async function s3(
   let sampleErrors = 0;
   for (const set of ids.slice(0, 20)) {
     const res = await gql(url, byIdsQuery(set));
-    if (res.status !== 200 || res.json.errors) sampleErrors += 1;
+    if (res.status !== 200 || res.json.errors || silentlyWrong(set, res)) sampleErrors += 1;
   }
   await child.request('clearCache');
   if (cfg.s3WarmupS > 0) await load(url, child, cfg.s3Connections, bodies, cfg.s3WarmupS);
@@ -527,6 +534,7 @@ async function main(): Promise<void> {
       'B5 Tailcall caps idle upstream sockets only (`poolMaxIdlePerHost` = k); open ones are not capped, so the ⌈100/k⌉ × 20 ms ideal of S4 does not bind it.',
       "B5 Tailcall batches the users calls with a window of at least 1 ms (`@upstream(batch: { delay })` must be >= 1), which every request with a users call waits; Junction's batcher dispatches at the end of the tick.",
       "B5 Tailcall 1.0.0 answers `data: null` for the whole operation when any upstream call in it fails (no partial data): see S5's sample row.",
+      "B5 Tailcall 1.0.0 now and then answers one user of a batched query with another user's record, without an error (seen with and without its JS hooks, `dedupe` and `@call`; which ids mix up changes from one process start to the next): S2 counts such answers.",
       'Every system got the same client JWT, with a `kid` in its header: Tailcall 1.0.0 rejects tokens without one.',
     );
   }

@@ -13,10 +13,14 @@ export interface S2Result {
   queriesAtFloor: number;
   coldByRoute: Record<string, number>;
   coldErrors: number;
+  /** Cold queries answered without an error but with a user other than the one asked (or none). */
+  coldWrong?: number;
   warmFloorPerQuery: number;
   warmPerQuery: number;
   warmByRoute: Record<string, number>;
   warmErrors: number;
+  /** Warm queries answered without an error but with a user other than the one asked (or none). */
+  warmWrong?: number;
 }
 
 export interface BenchResults {
@@ -193,6 +197,14 @@ function rows(r: BenchResults): Row[] {
       values: Object.fromEntries(s2.map(([id, v]) => [id, v ? v.coldErrors + v.warmErrors : undefined])),
       digits: 0,
     });
+    out.push({
+      scenario: 'S2',
+      metric: `queries answered without an error but with a wrong or missing user (of ${2 * (s2[0]?.[1]?.queries ?? 0)})`,
+      values: Object.fromEntries(
+        s2.map(([id, v]) => [id, v?.coldWrong === undefined ? undefined : v.coldWrong + (v.warmWrong ?? 0)]),
+      ),
+      digits: 0,
+    });
   }
   const s3 = Object.entries(r.s3);
   if (s3.length > 0) {
@@ -226,7 +238,7 @@ function rows(r: BenchResults): Row[] {
     });
     out.push({
       scenario: 'S3 50 conns',
-      metric: 'sample answers with errors (of 20)',
+      metric: 'sample answers with errors or a wrong user (of 20)',
       values: Object.fromEntries(s3.map(([id, v]) => [id, v?.sampleErrors])),
       digits: 0,
     });

@@ -16,6 +16,42 @@ const load = (p: number): LoadResult => ({
 });
 
 describe('bench report', () => {
+  it('shows, next to the errors, how many S2 answers held a wrong user without saying so', () => {
+    const s2 = (coldWrong: number | undefined, warmWrong: number) => ({
+      queries: 100,
+      floorPerQuery: 30,
+      coldPerQuery: 30,
+      coldVsFloor: 1,
+      queriesAtFloor: 100,
+      coldByRoute: {},
+      coldErrors: 1,
+      coldWrong,
+      warmFloorPerQuery: 28,
+      warmPerQuery: 4,
+      warmByRoute: {},
+      warmErrors: 0,
+      warmWrong,
+    });
+    const results = {
+      systems: [
+        { id: 'junction', label: 'Junction', short: 'Junction', description: '', status: 'ok' },
+        { id: 'tailcall', label: 'B5 Tailcall', short: 'B5 tailcall', description: '', status: 'ok' },
+      ],
+      s1: {},
+      s2: { junction: s2(0, 0), tailcall: s2(2, 1) },
+      s3: {},
+      s4: {},
+      s5: {},
+    } as unknown as BenchResults;
+    const lines = resultsTable(results).split('\n');
+    expect(lines.find((line) => line.includes('wrong or missing user'))).toBe(
+      '| S2 | queries answered without an error but with a wrong or missing user (of 200) | 0 | 3 |  |',
+    );
+    expect(lines.find((line) => line.includes('answered with errors'))).toBe(
+      '| S2 | queries answered with errors (of 200) | 1 | 1 |  |',
+    );
+  });
+
   it('shows how many users came back with their name in each system’s S5 sample', () => {
     const results = {
       systems: [
