@@ -532,7 +532,7 @@ async function main(): Promise<void> {
     results.notes.push(
       'B5 Tailcall keeps its `@cache` in its process with no way to empty it: "cache emptied" (S2 cold, before S3) restarts the process on the same port (~50 ms, outside every measurement), and its cold runs (S1, S4) use the same config without `@cache`.',
       'B5 Tailcall caps idle upstream sockets only (`poolMaxIdlePerHost` = k); open ones are not capped, so the ⌈100/k⌉ × 20 ms ideal of S4 does not bind it.',
-      "B5 Tailcall batches the users calls with a window of at least 1 ms (`@upstream(batch: { delay })` must be >= 1), which every request with a users call waits; Junction's batcher dispatches at the end of the tick.",
+      "B5 Tailcall collects a users batch for a time window (`@upstream(batch: { delay })`, at least 1 ms), not until the end of the tick as the DataLoader-based systems do: on a busy machine one query's users can fall into two windows, and S2 cold then shows a second users call.",
       "B5 Tailcall 1.0.0 answers `data: null` for the whole operation when any upstream call in it fails (no partial data): see S5's sample row.",
       "B5 Tailcall 1.0.0 now and then answers one user of a batched query with another user's record, without an error (seen with and without its JS hooks, `dedupe` and `@call`; which ids mix up changes from one process start to the next): S2 counts such answers.",
       'Every system got the same client JWT, with a `kid` in its header: Tailcall 1.0.0 rejects tokens without one.',
