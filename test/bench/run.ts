@@ -1,12 +1,19 @@
-// `npm run bench`: Junction against four baselines on the same loopback simulators, scenarios S1-S6
+// `npm run bench`: Junction against five baselines on the same loopback simulators, scenarios S1-S6
 // plus a CPU profile of Junction under saturation. Writes bench-results/latest.{json,md} and the
 // README's Performance section. Every load is bounded in time and aimed at 127.0.0.1 only.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { mintToken } from '../../src/cli/token.js';
 import { DEMO_JWT_SECRET } from '../../src/config.js';
 import type { FaultRule } from '../../src/simulators/shared/faults.js';
-import { type Child, liveChildren, pinSelf, spawnChild, tasksetAvailable } from './lib/child.js';
+import {
+  type Child,
+  liveChildren,
+  pinSelf,
+  type SystemChild,
+  spawnChild,
+  tasksetAvailable,
+} from './lib/child.js';
+import { clientToken } from './lib/clientToken.js';
 import { type BenchConfig, loadBenchConfig, type SystemId } from './lib/config.js';
 import { type LoadResult, runLoad } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
@@ -20,6 +27,7 @@ import {
   NAMES_AND_BILLING,
   type Operation,
   prng,
+  silentlyWrong,
   USER_IDS,
   zipf,
 } from './lib/queries.js';
@@ -110,13 +118,17 @@ function startSystem(
   knobs: Partial<EnvKnobs> = {},
   nodeArgs: string[] = [],
   stdoutFile?: string,
-) {
+): SystemChild {
   const env = systemEnv(id, simsInfo, {
     connections: cfg.upstreamConnections,
     timeoutMs: cfg.upstreamTimeoutMs,
     rateLimit: cfg.junctionRateLimit,
     ...knobs,
   });
+  const launch = SYSTEMS[id].launch;
+  if (launch) {
+    return launch({ env, cpus: cfg.pin ? cfg.sutCpus : undefined, label: id, runBudgetS: cfg.maxTotalS });
+  }
   return spawnChild({
     entry: SYSTEMS[id].entry,
     env,
@@ -127,12 +139,12 @@ function startSystem(
   });
 }
 
-async function ready(child: Child): Promise<string> {
+async function ready(child: SystemChild): Promise<string> {
   const info = await child.ready;
   return info.url as string;
 }
 
-function load(url: string, child: Child, connections: number, bodies: string[], durationS: number) {
+function load(url: string, child: SystemChild, connections: number, bodies: string[], durationS: number) {
   return runLoad({
     url,
     connections,
@@ -160,7 +172,7 @@ function uniformBodies(count: number, seed: number, make: (id: string) => Operat
 
 // ---- scenarios ---------------------------------------------------------------------------------
 
-async function s1(id: SystemId, child: Child, url: string): Promise<void> {
+async function s1(id: SystemId, child: SystemChild, url: string): Promise<void> {
   // One user with name, billing and payments: users call, then billing and payments in parallel.
   const bodies = uniformBodies(2000, 11, (uid) => byIdsQuery([uid]));
   await child.request('setCold', { on: true });
@@ -182,7 +194,7 @@ async function s1(id: SystemId, child: Child, url: string): Promise<void> {
   await child.request('setCold', { on: false });
 }
 
-async function s2(id: SystemId, child: Child, url: string): Promise<void> {
+async function s2(id: SystemId, child: SystemChild, url: string): Promise<void> {
   await setFaults({});
   await child.request('setCold', { on: false });
   const cold = zipfBodies(cfg.s2Queries, cfg.s2IdsPerQuery, 21);
@@ -190,6 +202,7 @@ async function s2(id: SystemId, child: Child, url: string): Promise<void> {
   let floor = 0;
   let atFloor = 0;
   let errors = 0;
+  let wrong = 0;
   const coldRoutes: Record<string, number> = {};
   for (let i = 0; i < cold.ids.length; i++) {
     const ids = cold.ids[i] as string[];
@@ -197,6 +210,7 @@ async function s2(id: SystemId, child: Child, url: string): Promise<void> {
     await sims.request('reset', { keep: true });
     const res = await gql(url, byIdsQuery(ids));
     if (res.status !== 200 || res.json.errors) errors += 1;
+    if (silentlyWrong(ids, res)) wrong += 1;
     const calls = dataCalls(await sims.request<Counts>('counts', { reset: true }));
     const f = floorCalls(ids);
     coldCalls += calls.total;
@@ -213,10 +227,12 @@ async function s2(id: SystemId, child: Child, url: string): Promise<void> {
   const warm = zipfBodies(cfg.s2Queries, cfg.s2IdsPerQuery, 23);
   await sims.request('reset', { keep: true });
   let warmErrors = 0;
+  let warmWrong = 0;
   let warmFloor = 0;
   for (const ids of warm.ids) {
     const res = await gql(url, byIdsQuery(ids));
     if (res.status !== 200 || res.json.errors) warmErrors += 1;
+    if (silentlyWrong(ids, res)) warmWrong += 1;
     warmFloor += floorCalls(ids);
   }
   const warmCalls = dataCalls(await sims.request<Counts>('counts', { reset: true }));
@@ -230,17 +246,23 @@ async function s2(id: SystemId, child: Child, url: string): Promise<void> {
     queriesAtFloor: atFloor,
     coldByRoute: coldRoutes,
     coldErrors: errors,
+    coldWrong: wrong,
     warmFloorPerQuery: warmFloor / n,
     warmPerQuery: warmCalls.total / n,
     warmByRoute: warmCalls.byRoute,
     warmErrors,
+    warmWrong,
   };
   log(
-    `S2 ${id}: cold ${(coldCalls / n).toFixed(2)} calls/query (floor ${(floor / n).toFixed(2)}), warm ${(warmCalls.total / n).toFixed(2)}`,
+    `S2 ${id}: cold ${(coldCalls / n).toFixed(2)} calls/query (floor ${(floor / n).toFixed(2)}), warm ${(warmCalls.total / n).toFixed(2)}; ${errors + warmErrors} answers with errors, ${wrong + warmWrong} with a wrong user`,
   );
 }
 
-async function s3(id: SystemId, child: Child, url: string): Promise<LoadResult & { sampleErrors: number }> {
+async function s3(
+  id: SystemId,
+  child: SystemChild,
+  url: string,
+): Promise<LoadResult & { sampleErrors: number }> {
   await setFaults({});
   await child.request('setCold', { on: false });
   await child.request('clearCache');
@@ -249,7 +271,7 @@ async function s3(id: SystemId, child: Child, url: string): Promise<LoadResult &
   let sampleErrors = 0;
   for (const set of ids.slice(0, 20)) {
     const res = await gql(url, byIdsQuery(set));
-    if (res.status !== 200 || res.json.errors) sampleErrors += 1;
+    if (res.status !== 200 || res.json.errors || silentlyWrong(set, res)) sampleErrors += 1;
   }
   await child.request('clearCache');
   if (cfg.s3WarmupS > 0) await load(url, child, cfg.s3Connections, bodies, cfg.s3WarmupS);
@@ -489,7 +511,7 @@ async function main(): Promise<void> {
     label: 'sims',
   });
   simsInfo = ((await sims.ready) as { info: SimsInfo }).info;
-  const token = await mintToken(DEMO_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
+  const token = await clientToken(DEMO_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
   headers = { authorization: `Bearer ${token}` };
 
   try {
@@ -506,6 +528,16 @@ async function main(): Promise<void> {
     `Every system got UPSTREAM_CONNECTIONS=${cfg.upstreamConnections} sockets per upstream origin (S4: k) and a ${cfg.upstreamTimeoutMs} ms per-call timeout; Junction also its UPSTREAM_CONCURRENCY=k.`,
     'S1 and S4 run every system "cold": Junction\'s shared cache is emptied before each request (a bench-only hook), so every request pays its upstream calls; S2 warm, S3, S5 and S6 use the cache as designed.',
   );
+  if (cfg.systems.includes('tailcall')) {
+    results.notes.push(
+      'B5 Tailcall keeps its `@cache` in its process with no way to empty it: "cache emptied" (S2 cold, before S3) restarts the process on the same port (~50 ms, outside every measurement), and its cold runs (S1, S4) use the same config without `@cache`.',
+      'B5 Tailcall caps idle upstream sockets only (`poolMaxIdlePerHost` = k); open ones are not capped, so the ⌈100/k⌉ × 20 ms ideal of S4 does not bind it.',
+      "B5 Tailcall collects a users batch for a time window (`@upstream(batch: { delay })`, at least 1 ms), not until the end of the tick as the DataLoader-based systems do: on a busy machine one query's users can fall into two windows, and S2 cold then shows a second users call.",
+      "B5 Tailcall 1.0.0 answers `data: null` for the whole operation when any upstream call in it fails (no partial data): see S5's sample row.",
+      "B5 Tailcall 1.0.0 now and then answers one user of a batched query with another user's record, without an error (seen with and without its JS hooks, `dedupe` and `@call`; which ids mix up changes from one process start to the next): S2 counts such answers.",
+      'Every system got the same client JWT, with a `kid` in its header: Tailcall 1.0.0 rejects tokens without one.',
+    );
+  }
   const outDir = resolve(cfg.outDir);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -51,7 +51,26 @@ export interface SpawnOptions {
   label: string;
 }
 
-export class Child {
+/**
+ * What the runner needs of a system under test, whichever way it is started: a Node child over IPC
+ * (`Child`), or a native binary driven from the runner (Tailcall).
+ */
+export interface SystemChild {
+  readonly label: string;
+  /** The process that serves (and whose RSS and CPU are measured); it may change across requests. */
+  readonly pid: number;
+  readonly pinned: boolean;
+  /** Resolves once the system answers, with at least its `url`. */
+  readonly ready: Promise<Record<string, unknown>>;
+  /** `clearCache`, `setCold` ({ on }), `stats`: the controls every system answers. */
+  request<T = unknown>(type: string, payload?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  /** Stops the system cleanly, then by force after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  /** Kills at once (the runner's emergency stop). */
+  kill(): void;
+}
+
+export class Child implements SystemChild {
   readonly pid: number;
   readonly pinned: boolean;
   private nextId = 1;
@@ -159,11 +178,17 @@ export class Child {
   }
 }
 
-const live = new Set<Child>();
+const live = new Set<SystemChild>();
 
 /** Every child still running (for the runner's emergency stop). */
-export function liveChildren(): Child[] {
+export function liveChildren(): SystemChild[] {
   return [...live];
+}
+
+/** Registers a system for the emergency stop; call the returned function once it has exited. */
+export function trackChild(child: SystemChild): () => void {
+  live.add(child);
+  return () => live.delete(child);
 }
 
 export function spawnChild(options: SpawnOptions): Child {
@@ -178,8 +203,8 @@ export function spawnChild(options: SpawnOptions): Child {
     stdio: ['ignore', stdout, 'pipe', 'ipc'],
   });
   const child = new Child(proc, options.label, pin, options.readyTimeoutMs ?? 60_000);
-  live.add(child);
-  proc.once('exit', () => live.delete(child));
+  const untrack = trackChild(child);
+  proc.once('exit', untrack);
   return child;
 }
 

@@ -25,7 +25,7 @@ function words(name: string): string[] | undefined {
   return raw.split(',').map((w) => w.trim().toLowerCase());
 }
 
-export const SYSTEM_IDS = ['junction', 'naive', 'datasource-rest', 'dataloader', 'hive'] as const;
+export const SYSTEM_IDS = ['junction', 'naive', 'datasource-rest', 'dataloader', 'hive', 'tailcall'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 export const SCENARIO_IDS = ['s1', 's2', 's3', 's4', 's5', 's6', 'profile'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];

@@ -98,6 +98,17 @@ export function floorCalls(ids: readonly string[], maxBatch = 100): number {
   return Math.ceil(distinct.length / maxBatch) + 2 * customers.size;
 }
 
+/**
+ * True when an answer to `byIdsQuery(ids)` came without errors but some alias `u{i}` does not hold
+ * the user `ids[i]` (another user's record, or none): wrong, however fast. Answers with errors are
+ * counted as errors, not here.
+ */
+export function silentlyWrong(ids: readonly string[], res: { status: number; json: unknown }): boolean {
+  const json = res.json as { data?: Record<string, { id?: unknown } | null> | null; errors?: unknown } | null;
+  if (res.status !== 200 || json?.errors !== undefined) return false;
+  return ids.some((id, i) => json?.data?.[`u${i}`]?.id !== id);
+}
+
 export function body(operation: Operation): string {
   return JSON.stringify(operation);
 }

@@ -13,10 +13,14 @@ export interface S2Result {
   queriesAtFloor: number;
   coldByRoute: Record<string, number>;
   coldErrors: number;
+  /** Cold queries answered without an error but with a user other than the one asked (or none). */
+  coldWrong?: number;
   warmFloorPerQuery: number;
   warmPerQuery: number;
   warmByRoute: Record<string, number>;
   warmErrors: number;
+  /** Warm queries answered without an error but with a user other than the one asked (or none). */
+  warmWrong?: number;
 }
 
 export interface BenchResults {
@@ -193,6 +197,14 @@ function rows(r: BenchResults): Row[] {
       values: Object.fromEntries(s2.map(([id, v]) => [id, v ? v.coldErrors + v.warmErrors : undefined])),
       digits: 0,
     });
+    out.push({
+      scenario: 'S2',
+      metric: `queries answered without an error but with a wrong or missing user (of ${2 * (s2[0]?.[1]?.queries ?? 0)})`,
+      values: Object.fromEntries(
+        s2.map(([id, v]) => [id, v?.coldWrong === undefined ? undefined : v.coldWrong + (v.warmWrong ?? 0)]),
+      ),
+      digits: 0,
+    });
   }
   const s3 = Object.entries(r.s3);
   if (s3.length > 0) {
@@ -226,7 +238,7 @@ function rows(r: BenchResults): Row[] {
     });
     out.push({
       scenario: 'S3 50 conns',
-      metric: 'sample answers with errors (of 20)',
+      metric: 'sample answers with errors or a wrong user (of 20)',
       values: Object.fromEntries(s3.map(([id, v]) => [id, v?.sampleErrors])),
       digits: 0,
     });
@@ -280,6 +292,13 @@ function rows(r: BenchResults): Row[] {
       scenario,
       metric: `responses in ${entry.durationS} s`,
       values: pick((v) => v.requests),
+      digits: 0,
+    });
+    // A fast answer is only worth it with the healthy provider's data in it.
+    out.push({
+      scenario,
+      metric: 'sample answer: users with their name (of 10)',
+      values: Object.fromEntries(Object.entries(entry.bySystem).map(([id, v]) => [id, v?.sampleNames])),
       digits: 0,
     });
   }
@@ -434,7 +453,7 @@ function readmeBlock(r: BenchResults): string {
 const README_INTRO = [
   '## Performance',
   '',
-  '`npm run bench` (≈ 7.5 minutes on 2 cores) measures Junction against four baselines, side by side, on the same',
+  '`npm run bench` (≈ 9 minutes on 2 cores) measures Junction against five baselines, side by side, on the same',
   'simulators (real loopback HTTP servers whose latency and faults the bench sets), with autocannon',
   'as the load generator. Each system under test runs in its own process pinned with `taskset` to',
   'CPU 1, the load generator and simulators on CPU 0 (pinning is skipped when `taskset` is missing).',
@@ -451,7 +470,7 @@ const README_INTRO = [
   '| S6 | Junction only: req/s with `LOG_LEVEL=info` (to a file) vs `silent` under the S3 load |',
   '',
   'Knobs (environment): `BENCH_DURATION_S` (5), `BENCH_WARMUP_S` (2), `BENCH_SYSTEMS`',
-  '(`junction,naive,datasource-rest,dataloader,hive`), `BENCH_SCENARIOS` (`s1,s2,s3,s4,s5,s6,profile`),',
+  '(`junction,naive,datasource-rest,dataloader,hive,tailcall`), `BENCH_SCENARIOS` (`s1,s2,s3,s4,s5,s6,profile`),',
   '`BENCH_S1_DELAYS_MS` (0,10,50), `BENCH_S2_QUERIES` (100), `BENCH_S2_IDS` (20), `BENCH_ZIPF_S` (1.1),',
   '`BENCH_S3_CONNECTIONS` (50), `BENCH_S3_WARMUP_S` (5), `BENCH_S3_IDS` (5), `BENCH_S4_K` (10,32), `BENCH_S5_CONNECTIONS` (2), `BENCH_S5_HANG_WARMUP_S` (6), `BENCH_S5_HANG_DURATION_S` (12),',
   '`BENCH_UPSTREAM_CONNECTIONS` (32), `BENCH_RATE_LIMIT_PER_SECOND` (100000, given to Junction),',

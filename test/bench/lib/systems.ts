@@ -1,15 +1,29 @@
-// The systems under test: Junction and the four baselines, how each is started, and the
+// The systems under test: Junction and the five baselines, how each is started, and the
 // environment each gets (the same upstreams, credentials, socket cap and timeout for all).
 import { DEMO_JWT_SECRET } from '../../../src/config.js';
+import { launchTailcall } from '../baselines/tailcall/launch.js';
 import type { SimsInfo } from '../sims.js';
+import type { SystemChild } from './child.js';
 import type { SystemId } from './config.js';
+
+export interface LaunchOptions {
+  env: Record<string, string>;
+  /** CPU list for taskset; undefined when pinning is off. */
+  cpus: string | undefined;
+  label: string;
+  /** The bench's hard stop, in seconds: what must stay valid for the whole run. */
+  runBudgetS: number;
+}
 
 export interface SystemDef {
   id: SystemId;
   label: string;
   short: string;
+  /** Entry file of a Node child (TypeScript, run through tsx); unused when `launch` is set. */
   entry: string;
   description: string;
+  /** Starts a system that is not a Node child (a native binary), instead of `entry`. */
+  launch?: (options: LaunchOptions) => SystemChild;
 }
 
 export const SYSTEMS: Record<SystemId, SystemDef> = {
@@ -52,6 +66,21 @@ export const SYSTEMS: Record<SystemId, SystemDef> = {
     entry: 'test/bench/baselines/hive-gateway.ts',
     description:
       'Hive Gateway runtime 2.12.1 over a supergraph composed at startup by GraphQL Mesh Compose 1.8.2 from OpenAPI descriptions of the users and Stripe simulators (@omnigraph/openapi 0.112.4); `user`/`users` by `@resolveTo`, `billing`/`payments`/`name` as gateway resolvers delegating to the Stripe subgraph. No response cache configured.',
+  },
+  tailcall: {
+    id: 'tailcall',
+    label: 'B5 Tailcall',
+    short: 'B5 tailcall',
+    entry: 'test/bench/baselines/tailcall/launch.ts',
+    description:
+      "Tailcall 1.0.0 (Rust; `@tailcallhq/core-linux-x64-gnu`, the newest release whose binary runs on glibc 2.36), a native process with as many worker threads as CPUs it is pinned to (one), from a `.graphql` config generated at start (`test/bench/baselines/tailcall/config.ts`): `user(id:)` batched into `GET /users?ids=` by `batchKey` (through `@call` to an internal field, as Tailcall batches only on a parameter read from `value`), `dedupe: true` on every `@http`, `@cache` with Junction's TTLs (users 30 s, customers 60 s, payment lists 15 s), `poolMaxIdlePerHost` = the socket cap (Tailcall caps idle sockets only, not open ones), 5 s upstream timeout. Client JWTs checked by `@protected` with an HS256 JWKS. The users OAuth token is fetched once at start (Tailcall has no client-credentials grant). JS `onRequest` hooks set the upstream credentials (with `@protected` on, Tailcall 1.0.0 forwards the client's `Authorization` to every upstream) and answer `billing: null`, no payments, for users without a Stripe customer. Clearing its cache restarts the process; cold runs use a config without `@cache`.",
+    launch: (options) =>
+      launchTailcall({
+        env: options.env,
+        cpus: options.cpus,
+        label: options.label,
+        minTokenLifetimeS: options.runBudgetS,
+      }),
   },
 };
 
