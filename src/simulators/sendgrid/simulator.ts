@@ -4,9 +4,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
-import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator, delegateSimulator } from '../shared/simulator.js';
+import type { Simulator } from '../shared/simulator.js';
+import { createSimulator } from '../shared/simulator.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
 import type { MailSendBody, SendGridFieldError } from './validation.js';
 import { validateMailSend } from './validation.js';
 import type { SendGridEvent, SendGridEventWebhookTarget } from './webhooks.js';
@@ -127,8 +127,10 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
     name: 'sendgrid',
     host: opts.host,
     port: opts.port,
-    faults: opts.faults?.map((rule) => withProviderError(rule, faultShape)),
+    faults: opts.faults,
+    errorShape: faultShape,
     routes: [{ method: 'POST', path: '/v3/mail/send', handler: mailSend }],
+    onClose: () => outbox.close(),
   });
 
   const own: Omit<SendGridSimulator, keyof Simulator> = {
@@ -141,13 +143,7 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
     },
     flushWebhooks: () => outbox.flush(),
   };
-  return Object.assign(
-    delegateSimulator(sim, {
-      onClose: () => outbox.close(),
-      faults: providerFaultController(sim.faults, faultShape),
-    }),
-    own,
-  );
+  return Object.assign(sim, own);
 }
 
 /**

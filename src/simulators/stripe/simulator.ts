@@ -3,9 +3,10 @@
 import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
-import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { Route, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator, delegateSimulator } from '../shared/simulator.js';
+import type { Route } from '../shared/router.js';
+import type { Simulator } from '../shared/simulator.js';
+import { createSimulator } from '../shared/simulator.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
 import { seedUsers as buildSeedUsers } from '../users/seed.js';
 import type { StripeErrorObject } from './errors.js';
 import {
@@ -507,13 +508,13 @@ export function createStripeSimulator(opts: StripeSimulatorOptions = {}): Stripe
     };
   };
 
-  const faultShape = stripeFaultError;
   const sim = createSimulator({
     name: 'stripe',
     host: opts.host,
     port: opts.port,
     requestIdHeader: 'request-id',
-    faults: opts.faults?.map((rule) => withProviderError(rule, faultShape)),
+    faults: opts.faults,
+    errorShape: stripeFaultError,
     routes: [
       route('GET', '/v1/customers/:id', retrieveCustomer),
       route('POST', '/v1/customers', createCustomer),
@@ -521,8 +522,12 @@ export function createStripeSimulator(opts: StripeSimulatorOptions = {}): Stripe
       route('GET', '/v1/payment_intents', listPaymentIntents),
       route('POST', '/v1/payment_intents', createPaymentIntent),
     ],
+    onClose: () => outbox.close(),
+    onReset: () => {
+      created.customer = 0;
+      created.payment_intent = 0;
+    },
   });
-  const faults = providerFaultController(sim.faults, faultShape);
 
   const setPaymentIntentStatus = (id: string, status: PaymentIntentStatus): StripePaymentIntent => {
     const pi = paymentIntents.get(id);
@@ -569,17 +574,7 @@ export function createStripeSimulator(opts: StripeSimulatorOptions = {}): Stripe
     },
     flushWebhooks: () => outbox.flush(),
   };
-  return Object.assign(
-    delegateSimulator(sim, {
-      onClose: () => outbox.close(),
-      onReset: () => {
-        created.customer = 0;
-        created.payment_intent = 0;
-      },
-      faults,
-    }),
-    own,
-  );
+  return Object.assign(sim, own);
 }
 
 /** The key from `Bearer <key>` or from HTTP Basic `<key>:` (stripe-node sends Bearer; curl -u sends Basic). */

@@ -4,9 +4,11 @@ import { createHash } from 'node:crypto';
 import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
-import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { Route, SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator, delegateSimulator, SimHttpError } from '../shared/simulator.js';
+import type { Route } from '../shared/router.js';
+import type { Simulator } from '../shared/simulator.js';
+import { createSimulator } from '../shared/simulator.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
+import { SimHttpError } from '../shared/wire.js';
 import { seedUsers as buildSeedUsers } from '../users/seed.js';
 import type { TwilioMessage, TwilioMessageStatus } from './messages.js';
 import { buildMessage, isE164, TWILIO_API_VERSION, twilioSid, withMessageStatus } from './messages.js';
@@ -294,12 +296,17 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions = {}): Twilio
     host: opts.host,
     port: opts.port,
     requestIdHeader: 'twilio-request-id',
-    faults: opts.faults?.map((rule) => withProviderError(rule, faultShape)),
+    faults: opts.faults,
+    errorShape: faultShape,
     routes: [
       route('POST', '/2010-04-01/Accounts/:AccountSid/Messages.json', createMessage),
       route('GET', '/2010-04-01/Accounts/:AccountSid/Messages.json', listMessages),
       route('GET', '/2010-04-01/Accounts/:AccountSid/Messages/:Sid.json', fetchMessage),
     ],
+    onClose: () => outbox.close(),
+    onReset: () => {
+      created = 0;
+    },
   });
 
   const own: Omit<TwilioSimulator, keyof Simulator> = {
@@ -312,16 +319,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions = {}): Twilio
     setMessageStatus: setStatus,
     createdCount: () => created,
   };
-  return Object.assign(
-    delegateSimulator(sim, {
-      onClose: () => outbox.close(),
-      onReset: () => {
-        created = 0;
-      },
-      faults: providerFaultController(sim.faults, faultShape),
-    }),
-    own,
-  );
+  return Object.assign(sim, own);
 }
 
 /** Twilio's REST error body. */
@@ -335,12 +333,10 @@ export interface TwilioErrorBody {
 /** A Twilio REST error: `{code, message, more_info, status}` with Twilio's docs link for the code. */
 export class TwilioApiError extends SimHttpError {
   readonly code: number;
-  readonly headers: Record<string, string>;
   constructor(status: number, code: number, message: string, headers: Record<string, string> = {}) {
-    super(status, message, twilioErrorBody(status, code, message));
+    super(status, message, twilioErrorBody(status, code, message), headers);
     this.name = 'TwilioApiError';
     this.code = code;
-    this.headers = headers;
   }
 }
 

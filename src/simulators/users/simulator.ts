@@ -2,8 +2,9 @@
 // tokens really expire, and the /users routes (by id, batch by ids, cursor pages) over seeded data.
 import { randomBytes } from 'node:crypto';
 import type { FaultRule } from '../shared/faults.js';
-import type { SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator, delegateSimulator } from '../shared/simulator.js';
+import type { Simulator } from '../shared/simulator.js';
+import { createSimulator } from '../shared/simulator.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
 import type { SimUserRecord } from './seed.js';
 import { seedUsers } from './seed.js';
 
@@ -198,6 +199,9 @@ export function createUsersSimulator(opts: UsersSimulatorOptions = {}): UsersSim
       { method: 'GET', path: '/users/:id', handler: getUser },
       { method: 'GET', path: '/users', handler: listUsers },
     ],
+    onReset: () => {
+      issued = 0;
+    },
   });
 
   const expireTokens = (): void => {
@@ -214,14 +218,7 @@ export function createUsersSimulator(opts: UsersSimulatorOptions = {}): UsersSim
       tokenTtlSeconds = checkTtl(seconds);
     },
   };
-  return Object.assign(
-    delegateSimulator(sim, {
-      onReset: () => {
-        issued = 0;
-      },
-    }),
-    own,
-  );
+  return Object.assign(sim, own);
 }
 
 function checkTtl(seconds: number): number {
