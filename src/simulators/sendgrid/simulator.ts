@@ -1,10 +1,9 @@
 // SendGrid simulator: `POST /v3/mail/send` with bearer API keys, SendGrid's validation errors, 202 +
 // X-Message-Id, sandbox mode, and a signed Event Webhook reporting processed/delivered per recipient.
 import { createHash, randomBytes } from 'node:crypto';
-import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
-import type { Simulator } from '../shared/simulator.js';
+import type { ProviderSimulatorOptions, Simulator } from '../shared/simulator.js';
 import { createSimulator } from '../shared/simulator.js';
 import type { SimRequest, SimResponse } from '../shared/wire.js';
 import type { MailSendBody, SendGridFieldError } from './validation.js';
@@ -14,7 +13,7 @@ import { eventId, eventWebhookDelivery } from './webhooks.js';
 
 export type { SendGridEvent, SendGridEventWebhookTarget } from './webhooks.js';
 
-export interface SendGridSimulatorOptions {
+export interface SendGridSimulatorOptions extends ProviderSimulatorOptions {
   /** API key accepted as `Authorization: Bearer <key>`. Default: `SG.junction-demo.<43 chars>`, fixed for the demo. */
   apiKey?: string;
   /** Event Webhook receiver and signing key; change it later with `setEventWebhook`. Default: none (events are only recorded). */
@@ -23,12 +22,6 @@ export interface SendGridSimulatorOptions {
   webhookRetryDelaysMs?: readonly number[];
   /** Largest accepted request body in bytes; bigger is a 413. Default: 30 MiB, SendGrid's limit. */
   maxBodyBytes?: number;
-  /** Interface to listen on. Default: `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on. Default: 0 (random). */
-  port?: number;
-  /** Fault rules installed at creation; error statuses get SendGrid's `{errors:[...]}` body. Default: none. */
-  faults?: readonly FaultRule[];
 }
 
 /** A mail the simulator accepted for delivery. */

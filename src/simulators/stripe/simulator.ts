@@ -1,10 +1,9 @@
 // Stripe simulator: /v1 customers and payment_intents over seeded state, with Stripe's auth, error
 // shapes, idempotency keys, list pagination, test-card declines, events and signed webhooks.
-import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
 import type { Route } from '../shared/router.js';
-import type { Simulator } from '../shared/simulator.js';
+import type { ProviderSimulatorOptions, Simulator } from '../shared/simulator.js';
 import { createSimulator } from '../shared/simulator.js';
 import type { SimRequest, SimResponse } from '../shared/wire.js';
 import { seedUsers as buildSeedUsers } from '../users/seed.js';
@@ -56,7 +55,7 @@ import { stripeEventDelivery } from './webhooks.js';
 
 export type { StripeWebhookTarget } from './webhooks.js';
 
-export interface StripeSimulatorOptions {
+export interface StripeSimulatorOptions extends ProviderSimulatorOptions {
   /** Secret key accepted as `Authorization: Bearer <key>` (or as the HTTP Basic user name). Default: `sk_test_junction_demo`. */
   secretKey?: string;
   /** Further keys of the same account (e.g. a restricted `rk_test_` key); idempotency keys are scoped per API key. Default: none. */
@@ -71,12 +70,6 @@ export interface StripeSimulatorOptions {
   webhookRetryDelaysMs?: readonly number[];
   /** Timeout of one webhook attempt, in ms. Default: 5000. */
   webhookTimeoutMs?: number;
-  /** Interface to listen on. Default: `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on. Default: 0 (random). */
-  port?: number;
-  /** Fault rules installed at creation; error statuses get Stripe's error body and `Stripe-Should-Retry`. Default: none. */
-  faults?: readonly FaultRule[];
 }
 
 export interface StripeSimulator extends Simulator {

@@ -1,11 +1,10 @@
 // Twilio simulator: the 2010-04-01 Messages resource (create, fetch, filtered pages) with HTTP Basic
 // auth, Twilio's error codes, messages that move queued -> sent -> delivered, and signed status callbacks.
 import { createHash } from 'node:crypto';
-import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
 import type { Route } from '../shared/router.js';
-import type { Simulator } from '../shared/simulator.js';
+import type { ProviderSimulatorOptions, Simulator } from '../shared/simulator.js';
 import { createSimulator } from '../shared/simulator.js';
 import type { SimRequest, SimResponse } from '../shared/wire.js';
 import { SimHttpError } from '../shared/wire.js';
@@ -15,7 +14,7 @@ import { buildMessage, isE164, TWILIO_API_VERSION, twilioSid, withMessageStatus 
 import { DEMO_FROM_NUMBER, seedTwilio } from './seed.js';
 import { statusCallbackDelivery } from './webhooks.js';
 
-export interface TwilioSimulatorOptions {
+export interface TwilioSimulatorOptions extends ProviderSimulatorOptions {
   /** Account SID accepted as the Basic user name and in paths. Default: `AC` + 32 hex, fixed for the demo. */
   accountSid?: string;
   /** Auth token accepted as the Basic password; also the key that signs status callbacks. Default: 32 hex, fixed for the demo. */
@@ -32,12 +31,6 @@ export interface TwilioSimulatorOptions {
   statusDelaysMs?: readonly [number, number] | null;
   /** Waits before retrying a failed status callback, in ms. Default: [] (Twilio does not retry them). */
   callbackRetryDelaysMs?: readonly number[];
-  /** Interface to listen on. Default: `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on. Default: 0 (random). */
-  port?: number;
-  /** Fault rules installed at creation; error statuses get Twilio's error body. Default: none. */
-  faults?: readonly FaultRule[];
 }
 
 export interface TwilioSimulator extends Simulator {

@@ -1,14 +1,13 @@
 // Simulator of the internal users service: an OAuth2 client-credentials token endpoint whose bearer
 // tokens really expire, and the /users routes (by id, batch by ids, cursor pages) over seeded data.
 import { randomBytes } from 'node:crypto';
-import type { FaultRule } from '../shared/faults.js';
-import type { Simulator } from '../shared/simulator.js';
+import type { ProviderSimulatorOptions, Simulator } from '../shared/simulator.js';
 import { createSimulator } from '../shared/simulator.js';
 import type { SimRequest, SimResponse } from '../shared/wire.js';
 import type { SimUserRecord } from './seed.js';
 import { seedUsers } from './seed.js';
 
-export interface UsersSimulatorOptions {
+export interface UsersSimulatorOptions extends ProviderSimulatorOptions {
   /** Number of seeded users `usr_0001`..; 0 starts empty. Default: 1000. */
   seedCount?: number;
   /** OAuth2 client id accepted by `POST /oauth/token`. Default: `junction-demo`. */
@@ -19,12 +18,6 @@ export interface UsersSimulatorOptions {
   tokenTtlSeconds?: number;
   /** Most ids one `GET /users?ids=` may ask for; more is a 400 `too_many_ids`. Default: 100. */
   maxIds?: number;
-  /** Interface to listen on. Default: `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on. Default: 0 (random). */
-  port?: number;
-  /** Fault rules installed at creation (e.g. from `faultRulesFromEnv`). Default: none. */
-  faults?: readonly FaultRule[];
 }
 
 export interface UsersSimulator extends Simulator {
