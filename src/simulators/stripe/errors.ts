@@ -1,5 +1,5 @@
 // Stripe's error responses: `{error:{type, code, message, param, ...}}` with the status Stripe uses,
-// thrown from handlers as StripeApiError and turned into a response in one place in the simulator.
+// thrown from handlers as StripeApiError and turned into a response in one place (responses.ts).
 import { SimHttpError } from '../shared/wire.js';
 import type { StripePaymentIntent, StripePaymentMethodSummary } from './objects.js';
 import { docUrl } from './objects.js';
