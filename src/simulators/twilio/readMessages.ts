@@ -62,7 +62,8 @@ export function listMessages(state: TwilioState, req: SimRequest): SimResponse {
   }
   const first = rows[0];
   const last = rows.at(-1);
-  const hasNext = last !== undefined && (list.olderThan(last.sid)?.length ?? 0) > 0;
+  // Items are newest first, so a next page exists when anything stands after `last`.
+  const hasNext = last !== undefined && list.items.indexOf(last) < list.items.length - 1;
   const hasPrevious = page > 0 && first !== undefined;
 
   const listPath = `/${TWILIO_API_VERSION}/Accounts/${accountSid}/Messages.json`;
