@@ -1,20 +1,21 @@
 // SendGrid simulator: `POST /v3/mail/send` with bearer API keys, SendGrid's validation errors, 202 +
 // X-Message-Id, sandbox mode, and a signed Event Webhook reporting processed/delivered per recipient.
 import { createHash, randomBytes } from 'node:crypto';
-import type { FaultRule } from '../shared/faults.js';
+import { bearerToken } from '../shared/credentials.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
-import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { SimRequest, SimResponse, Simulator } from '../shared/simulator.js';
-import { createSimulator, delegateSimulator } from '../shared/simulator.js';
+import type { ProviderSimulatorOptions, Simulator } from '../shared/simulator.js';
+import { createSimulator } from '../shared/simulator.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
+import { eventsFor } from './events.js';
 import type { MailSendBody, SendGridFieldError } from './validation.js';
 import { validateMailSend } from './validation.js';
 import type { SendGridEvent, SendGridEventWebhookTarget } from './webhooks.js';
-import { eventId, eventWebhookDelivery } from './webhooks.js';
+import { eventWebhookDelivery } from './webhooks.js';
 
 export type { SendGridEvent, SendGridEventWebhookTarget } from './webhooks.js';
 
-export interface SendGridSimulatorOptions {
+export interface SendGridSimulatorOptions extends ProviderSimulatorOptions {
   /** API key accepted as `Authorization: Bearer <key>`. Default: `SG.junction-demo.<43 chars>`, fixed for the demo. */
   apiKey?: string;
   /** Event Webhook receiver and signing key; change it later with `setEventWebhook`. Default: none (events are only recorded). */
@@ -23,12 +24,6 @@ export interface SendGridSimulatorOptions {
   webhookRetryDelaysMs?: readonly number[];
   /** Largest accepted request body in bytes; bigger is a 413. Default: 30 MiB, SendGrid's limit. */
   maxBodyBytes?: number;
-  /** Interface to listen on. Default: `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on. Default: 0 (random). */
-  port?: number;
-  /** Fault rules installed at creation; error statuses get SendGrid's `{errors:[...]}` body. Default: none. */
-  faults?: readonly FaultRule[];
 }
 
 /** A mail the simulator accepted for delivery. */
@@ -71,17 +66,14 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
   const sent: SentMail[] = [];
   const events: SendGridEvent[] = [];
   let eventWebhook = opts.eventWebhook;
-  const outbox = createOutbox(
-    opts.webhookRetryDelaysMs === undefined ? {} : { retryDelaysMs: opts.webhookRetryDelaysMs },
-  );
+  const outbox = createOutbox({ retryDelaysMs: opts.webhookRetryDelaysMs });
 
   const mailSend = (req: SimRequest): SimResponse => {
     const authorization = req.headers.authorization;
     if (authorization === undefined || authorization === '') {
       return errors(401, [{ message: 'authorization required', field: null, help: null }]);
     }
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
-    if (token !== apiKey) {
+    if (bearerToken(authorization) !== apiKey) {
       return errors(401, [
         {
           message: 'The provided authorization grant is invalid, expired, or revoked',
@@ -120,15 +112,14 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
     return { status: 202, headers: { 'x-message-id': messageId } };
   };
 
-  const faultShape = (status: number) => ({
-    body: { errors: [{ message: faultMessage(status), field: null, help: null }] },
-  });
   const sim = createSimulator({
     name: 'sendgrid',
     host: opts.host,
     port: opts.port,
-    faults: opts.faults?.map((rule) => withProviderError(rule, faultShape)),
+    faults: opts.faults,
+    errorShape: sendgridFaultError,
     routes: [{ method: 'POST', path: '/v3/mail/send', handler: mailSend }],
+    onClose: () => outbox.close(),
   });
 
   const own: Omit<SendGridSimulator, keyof Simulator> = {
@@ -141,60 +132,16 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
     },
     flushWebhooks: () => outbox.flush(),
   };
-  return Object.assign(
-    delegateSimulator(sim, {
-      onClose: () => outbox.close(),
-      faults: providerFaultController(sim.faults, faultShape),
-    }),
-    own,
-  );
-}
-
-/**
- * `processed` then `delivered` for every recipient (to, cc, bcc of every personalization), carrying the
- * mail's custom_args (a personalization's own win) and categories, as SendGrid's Event Webhook does.
- */
-function eventsFor(mail: MailSendBody, messageId: string): SendGridEvent[] {
-  const timestamp = Math.floor(Date.now() / 1000);
-  const recipients = mail.personalizations.flatMap((p, index) =>
-    [...p.to, ...(p.cc ?? []), ...(p.bcc ?? [])].map((address) => ({
-      email: address.email,
-      index,
-      customArgs: { ...mail.custom_args, ...p.custom_args },
-    })),
-  );
-  const common = (email: string, index: number) => ({
-    email,
-    timestamp,
-    'smtp-id': `<${messageId}@geopod-ismtpd-sim-1>`,
-    sg_message_id: `${messageId}.filterdrecv-sim-1-${index}.0`,
-    ...(mail.categories === undefined ? {} : { category: mail.categories }),
-    ...(mail.template_id === undefined ? {} : { sg_template_id: mail.template_id }),
-  });
-  const processed = recipients.map(
-    (r): SendGridEvent => ({
-      ...r.customArgs,
-      ...common(r.email, r.index),
-      event: 'processed',
-      sg_event_id: eventId(),
-    }),
-  );
-  const delivered = recipients.map(
-    (r): SendGridEvent => ({
-      ...r.customArgs,
-      ...common(r.email, r.index),
-      event: 'delivered',
-      sg_event_id: eventId(),
-      response: '250 2.0.0 OK',
-      tls: 1,
-      ip: '192.0.2.25',
-    }),
-  );
-  return [...processed, ...delivered];
+  return Object.assign(sim, own);
 }
 
 function errors(status: number, list: SendGridFieldError[]): SimResponse {
   return { status, body: { errors: list } };
+}
+
+/** SendGrid's body for an injected fault status. */
+function sendgridFaultError(status: number): { body: { errors: SendGridFieldError[] } } {
+  return { body: { errors: [{ message: faultMessage(status), field: null, help: null }] } };
 }
 
 function faultMessage(status: number): string {

@@ -1,5 +1,5 @@
-// Webhook delivery for all provider simulators (it belongs in shared/, out of bounds when written):
-// POSTs off the request path, retries with backoff, records every attempt, and can be awaited.
+// Webhook delivery for all provider simulators: POSTs off the request path, retries with backoff,
+// records every attempt, and can be awaited.
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -1,5 +1,5 @@
 // Gives injected error statuses the provider's own error body and headers, so a Stripe 503 looks like
-// Stripe's; shared by the Stripe, Twilio and SendGrid simulators (it belongs in shared/).
+// Stripe's; createSimulator applies it when a provider passes its `errorShape`.
 import type { FaultController, FaultRule } from './faults.js';
 
 /** The provider's body and headers for an error `status`. */

@@ -1,6 +1,6 @@
 // Stripe's error responses: `{error:{type, code, message, param, ...}}` with the status Stripe uses,
-// thrown from handlers as StripeApiError and turned into a response in one place in the simulator.
-import { SimHttpError } from '../shared/simulator.js';
+// thrown from handlers as StripeApiError and turned into a response in one place (responses.ts).
+import { SimHttpError } from '../shared/wire.js';
 import type { StripePaymentIntent, StripePaymentMethodSummary } from './objects.js';
 import { docUrl } from './objects.js';
 
@@ -26,12 +26,10 @@ export interface StripeErrorObject {
 
 export class StripeApiError extends SimHttpError {
   readonly error: StripeErrorObject;
-  readonly headers: Record<string, string>;
   constructor(status: number, error: StripeErrorObject, headers: Record<string, string> = {}) {
-    super(status, error.message, { error });
+    super(status, error.message, { error }, headers);
     this.name = 'StripeApiError';
     this.error = error;
-    this.headers = headers;
   }
 }
 

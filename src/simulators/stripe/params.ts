@@ -146,3 +146,59 @@ export function rejectUnknown(params: StripeParamMap, allowed: ReadonlySet<strin
     if (!allowed.has(key)) throw unknownParam(key);
   }
 }
+
+/** A missing or empty string is Stripe's way of leaving a field unset: null. */
+export function emptyToNull(value: string | undefined): string | null {
+  return value === undefined || value === '' ? null : value;
+}
+
+/** An optional string parameter: null when absent or empty. */
+export function optionalString(params: StripeParamMap, name: string): string | null {
+  return emptyToNull(scalar(params, name));
+}
+
+/** An optional email address such as `email` or `receipt_email`; a malformed one is a 400 `email_invalid`. */
+export function optionalEmail(params: StripeParamMap, name: string): string | null {
+  const email = optionalString(params, name);
+  if (email !== null && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    throw invalidRequest(`Invalid email address: ${email}`, { code: 'email_invalid', param: name });
+  }
+  return email;
+}
+
+/** An integer >= 1 such as `amount` or `limit`; undefined when absent or empty. */
+export function positiveInteger(params: StripeParamMap, name: string): number | undefined {
+  const raw = scalar(params, name);
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^-?\d+$/.test(raw)) {
+    throw invalidRequest(`Invalid integer: ${raw}`, { code: 'parameter_invalid_integer', param: name });
+  }
+  const value = Number(raw);
+  if (value < 1) {
+    throw invalidRequest('This value must be greater than or equal to 1.', {
+      code: 'parameter_invalid_integer',
+      param: name,
+    });
+  }
+  return value;
+}
+
+/** `true` or `false`; absent or empty is false. */
+export function booleanParam(params: StripeParamMap, name: string): boolean {
+  const raw = scalar(params, name);
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw invalidRequest(`Invalid boolean: ${raw}`, { param: name });
+}
+
+/** One of `values`; undefined when absent or empty. */
+export function enumParam<const T extends string>(
+  params: StripeParamMap,
+  name: string,
+  values: readonly T[],
+): T | undefined {
+  const raw = scalar(params, name);
+  if (raw === undefined || raw === '') return undefined;
+  if ((values as readonly string[]).includes(raw)) return raw as T;
+  throw invalidRequest(`Invalid ${name}: must be one of ${values.join(', ')}`, { param: name });
+}

@@ -2,8 +2,10 @@
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFaultEngine, faultRulesFromEnv } from '../../../src/simulators/shared/faults.js';
-import type { Route, Simulator } from '../../../src/simulators/shared/simulator.js';
-import { createSimulator, SimHttpError } from '../../../src/simulators/shared/simulator.js';
+import type { Route } from '../../../src/simulators/shared/router.js';
+import type { Simulator } from '../../../src/simulators/shared/simulator.js';
+import { createSimulator } from '../../../src/simulators/shared/simulator.js';
+import { SimHttpError } from '../../../src/simulators/shared/wire.js';
 
 const routes: Route[] = [
   {
@@ -218,6 +220,91 @@ describe('createSimulator: routing and recording', () => {
     } finally {
       await stripeLike.close();
     }
+  });
+});
+
+describe('createSimulator: what providers plug in', () => {
+  it("answers a SimHttpError's headers along with its status and body", async () => {
+    const challenged = createSimulator({
+      name: 'challenged',
+      routes: [
+        {
+          method: 'GET',
+          path: '/secret',
+          handler: () => {
+            throw new SimHttpError(
+              401,
+              'who are you',
+              { error: 'unauthorized' },
+              {
+                'WWW-Authenticate': 'Basic realm="sim"',
+              },
+            );
+          },
+        },
+      ],
+    });
+    try {
+      const res = await fetch(`${await challenged.start()}/secret`);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Basic realm="sim"');
+      expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+      expect(await res.json()).toEqual({ error: 'unauthorized' });
+    } finally {
+      await challenged.close();
+    }
+  });
+
+  it("errorShape gives injected error statuses the provider's body and headers, at creation and later", async () => {
+    const shaped = createSimulator({
+      name: 'shaped',
+      routes,
+      faults: [{ match: { route: 'GET /items/:id' }, status: 503, times: 1 }],
+      errorShape: (status) => ({ body: { fault: status }, headers: { 'x-should-retry': 'true' } }),
+    });
+    try {
+      const url = await shaped.start();
+      const atCreation = await fetch(`${url}/items/1`);
+      expect(atCreation.status).toBe(503);
+      expect(atCreation.headers.get('x-should-retry')).toBe('true');
+      expect(await atCreation.json()).toEqual({ fault: 503 });
+
+      shaped.faults.add({ match: { route: 'GET /items/:id' }, status: 429, times: 1 });
+      const added = await fetch(`${url}/items/1`);
+      expect(added.status).toBe(429);
+      expect(await added.json()).toEqual({ fault: 429 });
+
+      // A rule's own body and headers win over the provider's.
+      shaped.faults.add({ status: 500, times: 1, body: 'own', headers: { 'x-should-retry': 'false' } });
+      const own = await fetch(`${url}/items/1`);
+      expect(own.headers.get('x-should-retry')).toBe('false');
+      expect(await own.text()).toBe('own');
+
+      expect((await fetch(`${url}/items/1`)).status).toBe(200);
+    } finally {
+      await shaped.close();
+    }
+  });
+
+  it('runs onReset after resetCounters and onClose when closing, before the server stops', async () => {
+    const calls: string[] = [];
+    let urlWhileClosing: string | undefined;
+    const hooked = createSimulator({
+      name: 'hooked',
+      routes,
+      onReset: () => calls.push(`reset with ${hooked.requests.length} requests`),
+      onClose: () => {
+        calls.push('close');
+        urlWhileClosing = hooked.url;
+      },
+    });
+    const url = await hooked.start();
+    await (await fetch(`${url}/text`)).text();
+    hooked.resetCounters();
+    await hooked.close();
+    expect(calls).toEqual(['reset with 0 requests', 'close']);
+    expect(urlWhileClosing).toBe(url);
+    expect(() => hooked.url).toThrow(/not started/);
   });
 });
 

@@ -95,6 +95,12 @@ describe('auth and common headers', () => {
     expect(JSON.stringify(wrongBody)).not.toContain('wrongkey');
   });
 
+  it('challenges a 401 with Basic realm="Stripe"', async () => {
+    const res = await call('GET', `/v1/customers/${firstCustomerId()}`, { key: 'sk_test_wrongkey1234' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Basic realm="Stripe"');
+  });
+
   it('accepts the key as the HTTP Basic user name (curl -u sk_test_...:)', async () => {
     const res = await fetch(`${base}/v1/customers/${firstCustomerId()}`, {
       headers: { authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` },

@@ -92,6 +92,12 @@ describe('auth', () => {
     expect(sim.createdCount()).toBe(0);
   });
 
+  it('challenges a 401 with Basic, as Twilio does', async () => {
+    const res = await get(messagesPath(), basic(sim.accountSid, 'wrong-token'));
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Basic realm="Twilio API"');
+  });
+
   it('rejects valid credentials used on another account’s path', async () => {
     const other = `AC${'0'.repeat(32)}`;
     const res = await get(messagesPath(other));
