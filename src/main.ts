@@ -1,15 +1,20 @@
 // Entry point: config -> providers (simulators in demo mode) -> app -> listen -> graceful shutdown.
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { generateDemoSecret, isDemoStateError, openDemoState } from './demoState.js';
 import { createServiceLogger } from './observability/logger.js';
 import { startProviders } from './simulators/demo.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
+  const demoState = openDemoState();
   try {
-    config = loadConfig(process.env);
+    // Demo mode signs client tokens with a secret generated once per checkout (never in the source).
+    config = loadConfig(process.env, undefined, {
+      demoJwtSecret: () => demoState.getOrCreate('jwtSecret', generateDemoSecret),
+    });
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || isDemoStateError(error)) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }
@@ -18,6 +23,12 @@ async function main(): Promise<void> {
   const { logger, flush } = createServiceLogger(config.logLevel);
   // Buffered log lines reach stdout before any exit.
   process.on('exit', flush);
+  if (config.jwt.isDemoSecret) {
+    logger.info(
+      { file: demoState.file },
+      'demo mode: client tokens are signed with the generated secret kept in this file',
+    );
+  }
   const providers = await startProviders(config);
   for (const sim of providers.simulators) {
     logger.info(

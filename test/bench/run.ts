@@ -4,7 +4,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mintToken } from '../../src/cli/token.js';
-import { DEMO_JWT_SECRET } from '../../src/config.js';
 import type { FaultRule } from '../../src/simulators/shared/faults.js';
 import { type Child, liveChildren, pinSelf, spawnChild, tasksetAvailable } from './lib/child.js';
 import { type BenchConfig, loadBenchConfig, type SystemId } from './lib/config.js';
@@ -24,7 +23,7 @@ import {
   zipf,
 } from './lib/queries.js';
 import { type BenchResults, evaluateTargets, renderMarkdown, updateReadme } from './lib/report.js';
-import { type EnvKnobs, SYSTEMS, systemEnv } from './lib/systems.js';
+import { BENCH_JWT_SECRET, type EnvKnobs, SYSTEMS, systemEnv } from './lib/systems.js';
 import type { Counts, ProviderName, SimsInfo } from './sims.js';
 
 const cfg = loadBenchConfig();
@@ -489,7 +488,7 @@ async function main(): Promise<void> {
     label: 'sims',
   });
   simsInfo = ((await sims.ready) as { info: SimsInfo }).info;
-  const token = await mintToken(DEMO_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
+  const token = await mintToken(BENCH_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
   headers = { authorization: `Bearer ${token}` };
 
   try {
