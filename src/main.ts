@@ -57,10 +57,15 @@ async function main(): Promise<void> {
     );
   }
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  // SIGTERM (orchestrators): /readyz answers 503 at once while requests are still served for
+  // SHUTDOWN_READINESS_DELAY_MS, so balancers stop routing here; then drain within SHUTDOWN_GRACE_MS.
+  // SIGINT (Ctrl-C), or a second signal, drains at once.
+  let draining = false;
+  let readinessDelay: NodeJS.Timeout | undefined;
+  const drain = (signal: string) => {
+    if (draining) return;
+    draining = true;
+    clearTimeout(readinessDelay);
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining requests in flight');
     const force = setTimeout(() => {
       logger.error('shutdown grace period ran out; exiting with requests still in flight');
@@ -78,6 +83,22 @@ async function main(): Promise<void> {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       });
+  };
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    const delayMs = signal === 'SIGTERM' ? config.shutdownReadinessDelayMs : 0;
+    if (signalled || delayMs === 0) {
+      app.beginDrain();
+      drain(signal);
+      return;
+    }
+    signalled = true;
+    app.beginDrain();
+    logger.info(
+      { signal, readinessDelayMs: delayMs },
+      'shutting down: readiness answers 503; still serving until the delay ends',
+    );
+    readinessDelay = setTimeout(() => drain(signal), delayMs);
   };
   // `on`, not `once`: tsx's own handler re-raises a signal that no other listener is left to handle.
   process.on('SIGTERM', () => shutdown('SIGTERM'));

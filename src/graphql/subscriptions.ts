@@ -17,7 +17,10 @@ export interface SubscriptionServerOptions {
   isProduction: boolean;
 }
 
-export function attachSubscriptions(options: SubscriptionServerOptions): { close(): Promise<void> } {
+export function attachSubscriptions(options: SubscriptionServerOptions): {
+  /** Ends every socket with `code` and `reason` (default 1001 "server shutting down"). */
+  close(code?: number, reason?: string): Promise<void>;
+} {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const onUpgrade = (
     request: import('node:http').IncomingMessage,
@@ -73,9 +76,9 @@ export function attachSubscriptions(options: SubscriptionServerOptions): { close
   );
 
   return {
-    async close() {
+    async close(code = 1001, reason = 'server shutting down') {
       options.server.off('upgrade', onUpgrade);
-      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      for (const client of wss.clients) client.close(code, reason);
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -1,16 +1,36 @@
-// The real entry point as a child process: startup failures, demo mode, graceful shutdown.
+// The real entry point as a child process: startup failures, demo mode and its secret, graceful
+// shutdown (readiness delay, drain, WebSocket close). Demo state goes to a temporary directory.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runTokenCli } from '../../src/cli/token.js';
+import { DEMO_SECRETS_FILE } from '../../src/demoState.js';
 
 const children: ChildProcess[] = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'junction-main-'));
+  dirs.push(dir);
+  return join(dir, '.junction');
+}
 
 function start(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      JUNCTION_STATE_DIR: env.JUNCTION_STATE_DIR ?? stateDir(),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -48,6 +68,101 @@ describe('main', () => {
       expect(p.err()).toContain(name);
     }
     expect(p.out()).not.toContain('simulator');
+  });
+
+  it('exits 1 without a client-token secret when it would listen beyond loopback, or with an empty one', async () => {
+    const exposed = start({ HOST: '0.0.0.0', PORT: '0' });
+    expect((await once(exposed.child, 'exit'))[0]).toBe(1);
+    expect(exposed.err()).toContain(
+      'JWT_SECRET or JWT_JWKS_URL: required when HOST "0.0.0.0" is not a loopback address',
+    );
+    const empty = start({ JWT_SECRET: '', PORT: '0' });
+    expect((await once(empty.child, 'exit'))[0]).toBe(1);
+    expect(empty.err()).toContain('JWT_SECRET: empty');
+  });
+
+  it('in demo mode, keeps one generated secret in the state directory: the CLI’s tokens work, a restart keeps it', async () => {
+    const dir = stateDir();
+    const first = start({ PORT: '0', LOG_LEVEL: 'warn', JUNCTION_STATE_DIR: dir });
+    await waitFor(() => /Bearer (\S+)/.test(first.out()) && /GraphQL at (http:\S+)/.test(first.out()));
+    const demoToken = /Bearer (\S+)/.exec(first.out())![1]!;
+    const url = /GraphQL at (http:\S+)/.exec(first.out())![1]!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/); // loopback by default
+    const file = join(dir, DEMO_SECRETS_FILE);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const { jwtSecret } = JSON.parse(readFileSync(file, 'utf8')) as { jwtSecret: string };
+    await expect(jwtVerify(demoToken, new TextEncoder().encode(jwtSecret))).resolves.toBeDefined();
+
+    let minted = '';
+    const code = await runTokenCli(
+      ['--sub', 'usr_0007'],
+      { JUNCTION_STATE_DIR: dir },
+      {
+        out: (t) => {
+          minted += t;
+        },
+        err: () => {},
+        stdoutIsTty: true,
+      },
+    );
+    expect(code).toBe(0);
+    const me = async (base: string, token: string) => {
+      const res = await fetch(base, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ me { id } }' }),
+      });
+      return ((await res.json()) as any).data?.me?.id;
+    };
+    expect(await me(url, minted.trim())).toBe('usr_0007');
+
+    first.child.kill('SIGTERM');
+    await once(first.child, 'exit');
+    const second = start({ PORT: '0', LOG_LEVEL: 'warn', JUNCTION_STATE_DIR: dir });
+    await waitFor(() => /GraphQL at (http:\S+)/.test(second.out()));
+    const again = /GraphQL at (http:\S+)/.exec(second.out())![1]!;
+    expect(await me(again, demoToken)).toBe('usr_0001'); // the first run's token: same secret
+  });
+
+  it('on SIGTERM: /readyz 503 while still serving for the readiness delay, then WebSockets close with 1012 and it exits 0', async () => {
+    const { createClient } = await import('graphql-ws');
+    const { default: WebSocket } = await import('ws');
+    const p = start({ PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_READINESS_DELAY_MS: '2000' });
+    await waitFor(() => /Bearer (\S+)/.test(p.out()) && /GraphQL at (http:\S+)/.test(p.out()));
+    const token = /Bearer (\S+)/.exec(p.out())![1]!;
+    const url = /GraphQL at (http:\S+)/.exec(p.out())![1]!;
+    const base = url.replace(/\/graphql$/, '');
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+      const client = createClient({
+        url: url.replace('http', 'ws'),
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${token}` },
+        retryAttempts: 0,
+        on: { closed: (event) => resolve(event as { code: number; reason: string }) },
+      });
+      client.subscribe(
+        { query: 'subscription { paymentUpdated(userId: "usr_0001") { id } }' },
+        { next: () => {}, error: () => {}, complete: () => {} },
+      );
+    });
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    p.child.kill('SIGTERM');
+    await waitFor(() => p.out().includes('readiness answers 503'));
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    const served = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
+    expect(served.status).toBe(200);
+    expect(((await served.json()) as any).data.me.id).toBe('usr_0001');
+    expect(served.headers.get('connection')).toBe('close');
+    expect(await closed).toEqual(
+      expect.objectContaining({ code: 1012, reason: 'service restart: reconnect' }),
+    );
+    const [code] = await once(p.child, 'exit');
+    expect(code).toBe(0);
+    expect(p.out()).toContain('shutdown complete');
   });
 
   it('in demo mode, pushes paymentUpdated to a subscriber within 1 s of createPayment', async () => {
