@@ -256,6 +256,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       received: (provider) => metrics.webhookReceived(provider),
       rejected: (provider, reason) => metrics.webhookRejected(provider, reason),
       duplicate: (provider) => metrics.webhookDuplicate(provider),
+      unusable: (provider, count) => metrics.webhookUnusable(provider, count),
     },
     secrets: {
       stripeSecrets: endpoints.stripe.webhookSecrets,

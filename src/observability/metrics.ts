@@ -24,6 +24,7 @@ export class Metrics {
   private readonly webhooksReceived: Counter<'provider'>;
   private readonly webhooksRejected: Counter<'provider' | 'reason'>;
   private readonly webhooksDuplicate: Counter<'provider'>;
+  private readonly webhooksUnusable: Counter<'provider'>;
   private readonly operationNames = new Set<string>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -95,6 +96,12 @@ export class Metrics {
     this.webhooksDuplicate = new Counter({
       name: 'junction_webhooks_duplicates_total',
       help: 'Verified webhook events already processed (acknowledged, no effect).',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.webhooksUnusable = new Counter({
+      name: 'junction_webhooks_unusable_total',
+      help: 'Verified webhook events with nothing Junction could use (acknowledged, so never retried; no effect).',
       labelNames: ['provider'],
       registers,
     });
@@ -189,6 +196,10 @@ export class Metrics {
 
   webhookDuplicate(provider: string): void {
     this.webhooksDuplicate.inc({ provider });
+  }
+
+  webhookUnusable(provider: string, count = 1): void {
+    this.webhooksUnusable.inc({ provider }, count);
   }
 
   /** Prometheus text exposition. */

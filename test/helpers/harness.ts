@@ -45,6 +45,8 @@ export interface Harness {
   stripeWebhookSecret: string;
   /** The HS256 secret this Junction verifies client tokens with (random per harness). */
   jwtSecret: string;
+  /** PEM private key of the SendGrid event webhook (Junction holds its public half). */
+  sendgridWebhookPrivateKey: string;
   token(sub: string, opts?: { admin?: boolean }): Promise<string>;
   adminToken(): Promise<string>;
   gql(
@@ -158,6 +160,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sendgrid,
     stripeWebhookSecret,
     jwtSecret,
+    sendgridWebhookPrivateKey: sendgridKeys.privateKeyPem,
     token,
     adminToken,
     async gql(query, opts = {}) {
