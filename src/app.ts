@@ -60,7 +60,7 @@ export interface App {
   logger: Logger;
   pubsub: PubSub;
   metrics: Metrics;
-  /** The demo admin token (sub usr_0001, 24 h) in demo mode; undefined otherwise. */
+  /** The demo admin token (sub usr_0001, 24 h or JWT_MAX_TOKEN_LIFETIME_SECONDS if shorter) in demo mode; undefined otherwise. */
   demoToken: string | undefined;
   /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
   setPublicBaseUrl(url: string): void;
@@ -72,6 +72,9 @@ export interface App {
    */
   close(): Promise<void>;
 }
+
+/** Lifetime of the demo admin token: 24 h (capped by JWT_MAX_TOKEN_LIFETIME_SECONDS). */
+export const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
 
 /** WebSocket close on shutdown: 1012 "service restart" tells graphql-ws clients to reconnect. */
 export const SHUTDOWN_CLOSE_CODE = 1012;
@@ -239,7 +242,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // Demo mode only: one admin token, printed by main.ts and pre-filled in the playground.
   const demoToken =
     config.jwt.isDemoSecret && config.jwt.secret
-      ? await mintToken(config.jwt.secret, { sub: 'usr_0001', admin: true, ttlSeconds: 24 * 3600 })
+      ? await mintToken(config.jwt.secret, {
+          sub: 'usr_0001',
+          admin: true,
+          // Never longer than the verifier accepts.
+          ttlSeconds: Math.min(DEMO_TOKEN_TTL_SECONDS, config.jwt.maxTokenLifetimeSeconds),
+        })
       : undefined;
   await registerPlayground(server, { path: '/graphql', enabled: config.graphql.playground, demoToken });
   server.route({

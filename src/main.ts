@@ -1,5 +1,5 @@
 // Entry point: config -> providers (simulators in demo mode) -> app -> listen -> graceful shutdown.
-import { buildApp } from './app.js';
+import { buildApp, DEMO_TOKEN_TTL_SECONDS } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { generateDemoSecret, isDemoStateError, openDemoState } from './demoState.js';
 import { createServiceLogger } from './observability/logger.js';
@@ -38,12 +38,15 @@ async function main(): Promise<void> {
   }
   const app = await buildApp({ config, endpoints: providers.endpoints, logger });
   await app.server.listen({ port: config.port, host: config.host });
-  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const anyAddress = config.host === '0.0.0.0' || config.host === '::';
+  // An IPv6 literal goes in brackets inside a URL.
+  const urlHost = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+  const shown = anyAddress ? 'localhost' : urlHost(config.host);
   const port = (app.server.server.address() as { port: number } | null)?.port ?? config.port;
   logger.info({ url: `http://${shown}:${port}/graphql` }, 'Junction is listening');
   if (!config.publicBaseUrl) {
     // Demo mode: providers (simulators on this machine) call back to the local listener.
-    const local = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+    const local = `http://${anyAddress ? '127.0.0.1' : urlHost(config.host)}:${port}`;
     app.setPublicBaseUrl(local);
     providers.connectWebhooks(local);
   } else {
@@ -51,9 +54,10 @@ async function main(): Promise<void> {
   }
   if (app.demoToken) {
     const token = app.demoToken;
+    const hours = Math.min(DEMO_TOKEN_TTL_SECONDS, config.jwt.maxTokenLifetimeSeconds) / 3600;
     process.stdout.write(
       `\nJunction demo mode: GraphQL at http://${shown}:${port}/graphql\n` +
-        `Demo admin token (sub usr_0001, 24h):\n  Authorization: Bearer ${token}\n\n`,
+        `Demo admin token (sub usr_0001, ${Number(hours.toFixed(2))}h):\n  Authorization: Bearer ${token}\n\n`,
     );
   }
 

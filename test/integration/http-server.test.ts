@@ -121,6 +121,14 @@ describe('HTTP timeouts (HTTP_REQUEST_TIMEOUT_MS)', () => {
     expect(await client.closed).not.toContain('101 Switching Protocols');
   });
 
+  it('never cuts a request whose answer takes longer than the timeout (it covers receiving only)', async () => {
+    h = await startHarness({ env: { HTTP_REQUEST_TIMEOUT_MS: '300', OPERATION_TIMEOUT_MS: '10000' } });
+    h.users.faults.add({ match: USER_FETCHES, latencyMs: 1_200 });
+    const res = await h.gql('{ user(id: "usr_0005") { id } }');
+    expect(res.status).toBe(200);
+    expect(res.body.data.user.id).toBe('usr_0005');
+  });
+
   it('closes an idle kept-alive connection after HTTP_KEEPALIVE_TIMEOUT_MS', async () => {
     h = await startHarness({ env: { HTTP_KEEPALIVE_TIMEOUT_MS: '300' } });
     const socket = net.connect(Number(new URL(h.url).port), '127.0.0.1');
