@@ -11,8 +11,10 @@ import { type Harness, startHarness, USER_FETCHES } from '../helpers/harness.js'
 
 let h: Harness | undefined;
 const sockets: net.Socket[] = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
+  for (const c of cleanups.splice(0)) await c();
   await h?.close();
   h = undefined;
 });
@@ -129,6 +131,37 @@ describe('HTTP timeouts (HTTP_REQUEST_TIMEOUT_MS)', () => {
     expect(res.body.data.user.id).toBe('usr_0005');
   });
 
+  it('leaves an upgraded WebSocket alone: a quiet subscription outlives the timeout', async () => {
+    h = await startHarness({ env: { HTTP_REQUEST_TIMEOUT_MS: '300' } });
+    const token = await h.token('usr_0001');
+    let closed = false;
+    const pushed = new Promise<unknown>((resolve) => {
+      const client = createClient({
+        url: `${h!.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${token}` },
+        retryAttempts: 0,
+        on: {
+          closed: () => {
+            closed = true;
+          },
+        },
+      });
+      cleanups.push(() => client.dispose());
+      client.subscribe(
+        { query: 'subscription { paymentUpdated(userId: "usr_0001") { id } }' },
+        { next: resolve, error: () => {}, complete: () => {} },
+      );
+    });
+    for (let i = 0; i < 200 && h.app.pubsub.subscriberCount('payment:usr_0001') === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    // Quiet for several timeouts (and checking intervals): nothing on the socket in either direction.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(closed).toBe(false);
+    h.app.pubsub.publish('payment:usr_0001', { id: 'pi_quiet' });
+    expect(await pushed).toMatchObject({ data: { paymentUpdated: { id: 'pi_quiet' } } });
+  });
+
   it('closes an idle kept-alive connection after HTTP_KEEPALIVE_TIMEOUT_MS', async () => {
     h = await startHarness({ env: { HTTP_KEEPALIVE_TIMEOUT_MS: '300' } });
     const socket = net.connect(Number(new URL(h.url).port), '127.0.0.1');
@@ -170,6 +203,7 @@ describe('draining', () => {
         retryAttempts: 0,
         on: { closed: (event) => resolve(event as { code: number; reason: string }) },
       });
+      cleanups.push(() => client.dispose());
       client.subscribe(
         { query: 'subscription { paymentUpdated(userId: "usr_0001") { id } }' },
         { next: () => {}, error: () => {}, complete: () => {} },
