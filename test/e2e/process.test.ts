@@ -17,6 +17,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+const usersEnv = {
+  USERS_API_URL: 'https://users.internal',
+  USERS_TOKEN_URL: 'https://auth.internal/oauth/token',
+  USERS_CLIENT_ID: 'junction',
+  USERS_CLIENT_SECRET: 'not-a-real-secret',
+};
+
 function stateDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'junction-main-'));
   dirs.push(dir);
@@ -70,29 +77,38 @@ describe('main', () => {
     expect(p.out()).not.toContain('simulator');
   });
 
-  it('exits 1 without a client-token secret when it would listen beyond loopback, or with an empty one', async () => {
-    const exposed = start({ HOST: '0.0.0.0', PORT: '0' });
-    expect((await once(exposed.child, 'exit'))[0]).toBe(1);
-    expect(exposed.err()).toContain(
-      'JWT_SECRET or JWT_JWKS_URL: required when HOST "0.0.0.0" is not a loopback address',
+  it('exits 1 without a client-token secret when a provider is remote or HOST is not loopback, naming both', async () => {
+    const p = start({ HOST: '0.0.0.0', PORT: '0', ...usersEnv });
+    expect((await once(p.child, 'exit'))[0]).toBe(1);
+    expect(p.err()).toContain(
+      'JWT_SECRET or JWT_JWKS_URL: required when a provider is remote (users) and HOST "0.0.0.0" is not a loopback address',
     );
-    const empty = start({ JWT_SECRET: '', PORT: '0' });
-    expect((await once(empty.child, 'exit'))[0]).toBe(1);
-    expect(empty.err()).toContain('JWT_SECRET: empty');
+    expect(p.out()).not.toContain('simulator');
   });
 
-  it('in demo mode, keeps one generated secret in the state directory: the CLI’s tokens work, a restart keeps it', async () => {
+  // One process for both (each start costs a second of CPU): the demo secret, then the shutdown.
+  // (A restart reusing the file is demoState's unit test: main asks it for the same name.)
+  it('demo mode signs with one generated secret (CLI tokens work); SIGTERM: readiness 503 while serving, then 1012 and exit 0', async () => {
+    const { createClient } = await import('graphql-ws');
+    const { default: WebSocket } = await import('ws');
     const dir = stateDir();
-    const first = start({ PORT: '0', LOG_LEVEL: 'warn', JUNCTION_STATE_DIR: dir });
+    const first = start({
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_READINESS_DELAY_MS: '2000',
+      JUNCTION_STATE_DIR: dir,
+    });
     await waitFor(() => /Bearer (\S+)/.test(first.out()) && /GraphQL at (http:\S+)/.test(first.out()));
     const demoToken = /Bearer (\S+)/.exec(first.out())![1]!;
     const url = /GraphQL at (http:\S+)/.exec(first.out())![1]!;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/); // loopback by default
+    const base = url.replace(/\/graphql$/, '');
+
+    // The secret: generated into the state directory (0600); the CLI mints tokens the server accepts.
     const file = join(dir, DEMO_SECRETS_FILE);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const { jwtSecret } = JSON.parse(readFileSync(file, 'utf8')) as { jwtSecret: string };
     await expect(jwtVerify(demoToken, new TextEncoder().encode(jwtSecret))).resolves.toBeDefined();
-
     let minted = '';
     const code = await runTokenCli(
       ['--sub', 'usr_0007'],
@@ -106,37 +122,20 @@ describe('main', () => {
       },
     );
     expect(code).toBe(0);
-    const me = async (base: string, token: string) => {
-      const res = await fetch(base, {
+    const me = (at: string, token: string) =>
+      fetch(at, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ query: '{ me { id } }' }),
       });
-      return ((await res.json()) as any).data?.me?.id;
-    };
-    expect(await me(url, minted.trim())).toBe('usr_0007');
+    expect(((await (await me(url, minted.trim())).json()) as any).data.me.id).toBe('usr_0007');
 
-    first.child.kill('SIGTERM');
-    await once(first.child, 'exit');
-    const second = start({ PORT: '0', LOG_LEVEL: 'warn', JUNCTION_STATE_DIR: dir });
-    await waitFor(() => /GraphQL at (http:\S+)/.test(second.out()));
-    const again = /GraphQL at (http:\S+)/.exec(second.out())![1]!;
-    expect(await me(again, demoToken)).toBe('usr_0001'); // the first run's token: same secret
-  });
-
-  it('on SIGTERM: /readyz 503 while still serving for the readiness delay, then WebSockets close with 1012 and it exits 0', async () => {
-    const { createClient } = await import('graphql-ws');
-    const { default: WebSocket } = await import('ws');
-    const p = start({ PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_READINESS_DELAY_MS: '2000' });
-    await waitFor(() => /Bearer (\S+)/.test(p.out()) && /GraphQL at (http:\S+)/.test(p.out()));
-    const token = /Bearer (\S+)/.exec(p.out())![1]!;
-    const url = /GraphQL at (http:\S+)/.exec(p.out())![1]!;
-    const base = url.replace(/\/graphql$/, '');
+    // SIGTERM: readiness first, serving meanwhile, then the drain ends the subscription with 1012.
     const closed = new Promise<{ code: number; reason: string }>((resolve) => {
       const client = createClient({
         url: url.replace('http', 'ws'),
         webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${token}` },
+        connectionParams: { authorization: `Bearer ${demoToken}` },
         retryAttempts: 0,
         on: { closed: (event) => resolve(event as { code: number; reason: string }) },
       });
@@ -146,23 +145,18 @@ describe('main', () => {
       );
     });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    p.child.kill('SIGTERM');
-    await waitFor(() => p.out().includes('readiness answers 503'));
+    first.child.kill('SIGTERM');
+    await waitFor(() => first.out().includes('readiness answers 503'));
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
-    const served = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ me { id } }' }),
-    });
+    const served = await me(url, demoToken);
     expect(served.status).toBe(200);
     expect(((await served.json()) as any).data.me.id).toBe('usr_0001');
     expect(served.headers.get('connection')).toBe('close');
     expect(await closed).toEqual(
       expect.objectContaining({ code: 1012, reason: 'service restart: reconnect' }),
     );
-    const [code] = await once(p.child, 'exit');
-    expect(code).toBe(0);
-    expect(p.out()).toContain('shutdown complete');
+    expect((await once(first.child, 'exit'))[0]).toBe(0);
+    expect(first.out()).toContain('shutdown complete');
   });
 
   it('in demo mode, pushes paymentUpdated to a subscriber within 1 s of createPayment', async () => {

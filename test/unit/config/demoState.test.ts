@@ -1,6 +1,6 @@
 // Demo state: secrets generated once per checkout into a 0600 file, reused after, agreed on by
 // processes that start at the same time. Every test works in a temporary directory of its own.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   chmodSync,
   mkdtempSync,
@@ -13,7 +13,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   DEMO_SECRETS_FILE,
@@ -101,23 +100,32 @@ describe('openDemoState', () => {
     const dir = tempDir();
     const barrier = mkdtempSync(join(tmpdir(), 'junction-barrier-'));
     dirs.push(barrier);
-    const run = promisify(execFile);
-    // Each child says it is ready, then spins until the parent says go: the four calls start
+    // Each child says it is ready, then sleeps until the parent signals go: the four calls start
     // within a fraction of a millisecond of each other, as racing server starts would.
-    const script = `import { existsSync, writeFileSync } from 'node:fs';
+    const script = `import { writeFileSync } from 'node:fs';
       import { openDemoState, generateDemoSecret } from ${JSON.stringify(join(root, 'src/demoState.ts'))};
       const state = openDemoState(${JSON.stringify(dir)});
+      process.once('SIGUSR1', () => process.stdout.write(state.getOrCreate('jwtSecret', generateDemoSecret)));
       writeFileSync(${JSON.stringify(barrier)} + '/ready-' + process.pid, '');
-      while (!existsSync(${JSON.stringify(join(barrier, 'go'))})) {}
-      process.stdout.write(state.getOrCreate('jwtSecret', generateDemoSecret));`;
+      setTimeout(() => {}, 20_000);`;
     const children = Array.from({ length: 4 }, () =>
-      run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root }),
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root }),
+    );
+    const outputs = children.map(
+      (child) =>
+        new Promise<string>((resolve) => {
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            child.kill(); // done once it has printed
+          });
+          child.once('exit', () => resolve(out));
+        }),
     );
     const until = Date.now() + 20_000;
-    while (readdirSync(barrier).length < 4 && Date.now() < until) await new Promise((r) => setImmediate(r));
-    writeFileSync(join(barrier, 'go'), '');
-    const outputs = await Promise.all(children);
-    const values = new Set(outputs.map((o) => o.stdout));
+    while (readdirSync(barrier).length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    for (const child of children) child.kill('SIGUSR1');
+    const values = new Set(await Promise.all(outputs));
     expect(values.size).toBe(1);
     expect(JSON.parse(readFileSync(join(dir, DEMO_SECRETS_FILE), 'utf8')).jwtSecret).toBe([...values][0]);
   }, 30_000);
