@@ -1,6 +1,8 @@
 // Builds the HTTP server, Apollo Server, routes and process-wide services from a config.
 // No I/O at import; `buildApp` starts nothing listening (main.ts or a test does).
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import {
   ApolloServerPluginInlineTraceDisabled,
@@ -63,12 +65,32 @@ export interface App {
   edge: Edge;
   /** The WebSocket server (graphql-ws). */
   subscriptions: SubscriptionServer;
-  /** The demo admin token (sub usr_0001, 24 h) in demo mode; undefined otherwise. */
+  /** The demo admin token (sub usr_0001, 24 h or JWT_MAX_TOKEN_LIFETIME_SECONDS if shorter) in demo mode; undefined otherwise. */
   demoToken: string | undefined;
   /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
   setPublicBaseUrl(url: string): void;
-  /** Stops accepting, drains requests in flight, then closes upstream pools. Idempotent. */
+  /** From now on /readyz answers 503 (balancers stop sending traffic); requests are still served. Idempotent. */
+  beginDrain(): void;
+  /**
+   * Stops accepting, drains requests in flight, ends WebSockets with 1012 (service restart: graphql-ws
+   * clients reconnect, to another replica), then closes upstream pools. Idempotent.
+   */
   close(): Promise<void>;
+}
+
+/** Lifetime of the demo admin token: 24 h (capped by JWT_MAX_TOKEN_LIFETIME_SECONDS). */
+export const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
+
+/** WebSocket close on shutdown: 1012 "service restart" tells graphql-ws clients to reconnect. */
+export const SHUTDOWN_CLOSE_CODE = 1012;
+export const SHUTDOWN_CLOSE_REASON = 'service restart: reconnect';
+
+/**
+ * How often Node looks for requests past their timeouts. Its default (30 s) would let a slow client
+ * hold a socket up to twice HTTP_REQUEST_TIMEOUT_MS; a quarter of the timeout keeps the overshoot small.
+ */
+export function connectionsCheckingIntervalMs(requestTimeoutMs: number): number {
+  return Math.min(5_000, Math.max(25, Math.floor(requestTimeoutMs / 4)));
 }
 
 /** Request ids we accept from clients: short and inert; anything else is replaced. */
@@ -111,13 +133,35 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024, // 1 MiB
     forceCloseConnections: 'idle',
+    // Slow clients (one header byte every few seconds) are cut: the whole request, headers
+    // included, must arrive within requestTimeout; idle keep-alive sockets close after keepAliveTimeout.
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: { connectionsCheckingInterval: connectionsCheckingIntervalMs(config.http.requestTimeoutMs) },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
+  // Node requires headersTimeout <= requestTimeout; its default (60 s) would exceed a short one.
+  server.server.headersTimeout = config.http.requestTimeoutMs;
+  // A connection that never sends a byte has no request yet, so neither timeout covers it: an idle
+  // timer does until its first request (an upgraded WebSocket clears it too: ws resets it).
+  server.server.on('connection', (socket: Socket) => socket.setTimeout(config.http.requestTimeoutMs));
+  server.server.on('request', (request: IncomingMessage) => {
+    if (request.socket.timeout) request.socket.setTimeout(0); // then Node's own timeouts take over
+  });
   server.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // Draining: every answer closes its connection, so kept-alive clients reconnect (through the
+  // balancer, to another replica) and the sockets of requests in flight end with their response
+  // instead of holding the shutdown open.
+  let draining = false;
+  // (A callback hook: no promise per response on the hot path.)
+  server.addHook('onSend', (_request, reply, payload, done) => {
+    if (draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
 
   const schema = buildSchema({ restrictServiceSdl: config.isProduction });
@@ -147,6 +191,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
+    // main.ts owns SIGTERM/SIGINT (readiness delay, then drain); Apollo's own handlers would stop
+    // serving at once and re-send the signal.
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     introspection: edge.apollo.introspection,
     includeStacktraceInErrorResponses: !config.isProduction,
@@ -212,7 +259,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // Demo mode only: one admin token, printed by main.ts and pre-filled in the playground.
   const demoToken =
     config.jwt.isDemoSecret && config.jwt.secret
-      ? await mintToken(config.jwt.secret, { sub: 'usr_0001', admin: true, ttlSeconds: 24 * 3600 })
+      ? await mintToken(config.jwt.secret, {
+          sub: 'usr_0001',
+          admin: true,
+          // Never longer than the verifier accepts.
+          ttlSeconds: Math.min(DEMO_TOKEN_TTL_SECONDS, config.jwt.maxTokenLifetimeSeconds),
+        })
       : undefined;
   await registerPlayground(server, { path: '/graphql', enabled: config.graphql.playground, demoToken });
   server.route({
@@ -229,6 +281,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       received: (provider) => metrics.webhookReceived(provider),
       rejected: (provider, reason) => metrics.webhookRejected(provider, reason),
       duplicate: (provider) => metrics.webhookDuplicate(provider),
+      unusable: (provider, count) => metrics.webhookUnusable(provider, count),
     },
     secrets: {
       stripeSecrets: endpoints.stripe.webhookSecrets,
@@ -255,7 +308,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
     onRefused: (reason) => metrics.refused(reason, 'ws'),
   });
 
-  let draining = false;
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/metrics', async (_request, reply) =>
     reply.type(metrics.contentType).send(await metrics.text()),
@@ -266,12 +318,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return { status: 'ready', providers: health.snapshot() };
   });
 
+  const beginDrain = () => {
+    draining = true;
+  };
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       draining = true;
-      await subscriptions.close();
-      await server.close(); // stops accepting, waits for requests in flight, stops Apollo
+      await Promise.all([
+        // Stops accepting, waits for requests in flight (new ones on kept-alive sockets get 503), stops Apollo.
+        server.close(),
+        // Upgraded sockets would hold server.close() open: end them, telling clients to reconnect.
+        subscriptions.close(SHUTDOWN_CLOSE_CODE, SHUTDOWN_CLOSE_REASON),
+      ]);
       // No client request is left waiting: what is still in flight upstream (a shared batch whose
       // waiters gave up, a background refresh) has nobody to answer, so cut it rather than wait.
       await pools.destroy();
@@ -292,6 +351,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     subscriptions,
     demoToken,
     setPublicBaseUrl,
+    beginDrain,
     close,
   };
 }

@@ -1,12 +1,16 @@
 // Environment -> typed, validated config. Every default lives here with its unit. A bad or
 // missing value stops startup with one message naming every bad variable (never its value).
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { generateDemoSecret } from './demoState.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
 /** A provider either points at a real service or runs as an embedded simulator (demo mode). */
-export type ProviderMode<Remote> = ({ kind: 'remote' } & Remote) | { kind: 'simulator' };
+export type ProviderMode<Remote, Simulated = unknown> =
+  | ({ kind: 'remote' } & Remote)
+  | ({ kind: 'simulator' } & Simulated);
 
 export interface UsersRemote {
   apiUrl: string;
@@ -19,6 +23,11 @@ export interface StripeRemote {
   apiBase: string;
   secretKey: string;
   /** Webhook signing secrets (`whsec_...`); several while rotating. Empty: webhooks refused. */
+  webhookSecrets: string[];
+}
+
+export interface StripeSimulated {
+  /** Secrets set in STRIPE_WEBHOOK_SECRET (`stripe listen`'s, say), accepted beside the simulator's own. */
   webhookSecrets: string[];
 }
 
@@ -43,19 +52,31 @@ export interface Config {
   nodeEnv: NodeEnv;
   isProduction: boolean;
   port: number;
+  /** Listen address. Default 127.0.0.1 (loopback) outside production, 0.0.0.0 in production. */
   host: string;
   logLevel: string;
   jwt: {
-    /** HS256 secret; absent when a JWKS URL is used. */
+    /** HS256 secret (at least 32 bytes); absent when a JWKS URL is used. */
     secret: string | undefined;
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
-    /** True when the secret is the built-in demo secret (never in production). */
+    /** True when the secret is demo mode's generated one (never in production, never off loopback). */
     isDemoSecret: boolean;
+    /** Tokens without `exp` are refused. Default true. Trap: false lets a leaked token work forever. */
+    requireExp: boolean;
+    /** Longest accepted token lifetime in seconds: exp - iat, or exp - now without iat. Default 86400 s (24 h). */
+    maxTokenLifetimeSeconds: number;
+  };
+  /** The HTTP server's own protection against slow or idle clients. */
+  http: {
+    /** Time a client has to send a whole request, headers included, in ms. Default 30000 ms. */
+    requestTimeoutMs: number;
+    /** Idle keep-alive socket lifetime between requests, in ms. Default 72000 ms (above common balancer idle timeouts of 60 s). */
+    keepAliveTimeoutMs: number;
   };
   users: ProviderMode<UsersRemote>;
-  stripe: ProviderMode<StripeRemote>;
+  stripe: ProviderMode<StripeRemote, StripeSimulated>;
   twilio: ProviderMode<TwilioRemote>;
   sendgrid: ProviderMode<SendGridRemote>;
   /** Public base URL of this Junction (Twilio status callbacks); demo: the local listen URL. */
@@ -179,8 +200,23 @@ export interface Config {
      */
     routerSecret: string | undefined;
   };
-  /** How long SIGTERM waits for requests in flight before forcing exit, in ms. Default 10000 ms. */
+  /** How long SIGTERM waits for requests in flight before forcing exit, in ms (counted after the readiness delay). Default 10000 ms. */
   shutdownGraceMs: number;
+  /**
+   * On SIGTERM, how long /readyz answers 503 while requests are still served, so balancers stop
+   * sending new traffic before the listener closes, in ms. Default 5000 ms in production, 0 otherwise
+   * (0: drain at once). SIGINT (Ctrl-C) never waits.
+   */
+  shutdownReadinessDelayMs: number;
+}
+
+export interface LoadConfigOptions {
+  /**
+   * Demo mode's JWT secret, asked for only when demo mode needs one. main.ts and `npm run token`
+   * pass the checkout's persisted secret (demoState.ts); default: a random secret for this call
+   * only, so tests stay hermetic.
+   */
+  demoJwtSecret?: () => string;
 }
 
 /** Thrown by loadConfig; `problems` has one line per bad variable. */
@@ -192,8 +228,20 @@ export class ConfigError extends Error {
   }
 }
 
-/** Used only outside production, so `npm start` works with no setup. Never accepted in production. */
-export const DEMO_JWT_SECRET = 'junction-demo-secret-not-for-production-use-0123456789';
+/** HS256 keys shorter than the hash output (32 bytes) weaken it (RFC 7518 §3.2). */
+export const MIN_JWT_SECRET_BYTES = 32;
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+  return false;
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -216,7 +264,11 @@ const SECRET_VARIABLES = new Set([
  * Reads `env` (and the files named by `*_FILE` variants of secret variables) into a Config.
  * Throws ConfigError naming every problem at once.
  */
-export function loadConfig(env: Env = process.env, readFile: (path: string) => string = readText): Config {
+export function loadConfig(
+  env: Env = process.env,
+  readFile: (path: string) => string = readText,
+  options: LoadConfigOptions = {},
+): Config {
   const problems: string[] = [];
   const get = (name: string): string | undefined => {
     const direct = env[name];
@@ -253,7 +305,13 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
   );
   const isProduction = nodeEnv === 'production';
   const port = parse('PORT', int(0, 65535), 4000, 'an integer 0..65535');
-  const host = parse('HOST', z.string().min(1), '0.0.0.0', 'a host name or address');
+  // Demo mode binds loopback: its generated secret must never guard a reachable listener.
+  const host = parse(
+    'HOST',
+    z.string().min(1).max(255),
+    isProduction ? '0.0.0.0' : '127.0.0.1',
+    'a host name or address',
+  );
   const logLevel = parse(
     'LOG_LEVEL',
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -261,16 +319,31 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     'one of fatal, error, warn, info, debug, trace, silent',
   );
 
-  // Client JWTs: an HS256 secret or a JWKS URL. Production must say which; elsewhere the demo secret.
-  const jwtSecret = parse('JWT_SECRET', z.string().min(32), undefined, 'at least 32 characters');
+  // Client JWTs: an HS256 secret or a JWKS URL. Production, a remote provider or a listener
+  // others can reach must say which; only a loopback demo gets a generated secret.
+  const secretBytes = z
+    .string()
+    .refine((s) => Buffer.byteLength(s, 'utf8') >= MIN_JWT_SECRET_BYTES && s.length <= 4096);
+  if (env.JWT_SECRET === '')
+    problems.push(`JWT_SECRET: empty; unset it or give at least ${MIN_JWT_SECRET_BYTES} bytes`);
+  const jwtSecret = parse(
+    'JWT_SECRET',
+    secretBytes,
+    undefined,
+    `at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 key strength), at most 4096`,
+  );
   const jwksUrl = parse('JWT_JWKS_URL', url, undefined, 'an http(s) URL');
   const issuer = parse('JWT_ISSUER', z.string().min(1), undefined, 'a string');
   const audience = parse('JWT_AUDIENCE', z.string().min(1), undefined, 'a string');
   if (jwtSecret !== undefined && jwksUrl !== undefined)
     problems.push('JWT_SECRET, JWT_JWKS_URL: set one, not both');
-  const noJwtConfig = jwtSecret === undefined && jwksUrl === undefined && env.JWT_SECRET === undefined;
-  if (isProduction && noJwtConfig) problems.push('JWT_SECRET or JWT_JWKS_URL: required in production');
-  const isDemoSecret = !isProduction && noJwtConfig;
+  const jwtConfigured =
+    jwtSecret !== undefined ||
+    jwksUrl !== undefined ||
+    env.JWT_SECRET !== undefined ||
+    env.JWT_SECRET_FILE !== undefined ||
+    env.JWT_JWKS_URL !== undefined;
+  if (isProduction && !jwtConfigured) problems.push('JWT_SECRET or JWT_JWKS_URL: required in production');
 
   const users = providerMode<UsersRemote>(
     env,
@@ -302,7 +375,7 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     .filter((v) => v.length > 0);
   if (isProduction && stripeWebhookSecrets.length === 0)
     problems.push('STRIPE_WEBHOOK_SECRET: required in production');
-  const stripe: ProviderMode<StripeRemote> =
+  const stripe: ProviderMode<StripeRemote, StripeSimulated> =
     stripeRequired.kind === 'remote'
       ? {
           kind: 'remote',
@@ -310,7 +383,7 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
           secretKey: stripeRequired.secretKey,
           webhookSecrets: stripeWebhookSecrets,
         }
-      : stripeRequired;
+      : { kind: 'simulator', webhookSecrets: stripeWebhookSecrets };
 
   const twilioBase = parse('TWILIO_API_BASE', url, 'https://api.twilio.com', 'an http(s) URL');
   const twilioRequired = providerMode<Omit<TwilioRemote, 'apiBase' | 'publicBaseUrl'>>(
@@ -357,6 +430,21 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     undefined,
     ROUTER_SECRET_LENGTH,
   );
+  // A generated secret is fine for a demo nobody else can reach, and nothing more.
+  const remoteProviders = Object.entries({ users, stripe, twilio, sendgrid })
+    .filter(([, mode]) => mode.kind === 'remote')
+    .map(([name]) => name);
+  const exposed = !isLoopbackHost(host);
+  if (!isProduction && !jwtConfigured && (remoteProviders.length > 0 || exposed)) {
+    const why = [
+      ...(remoteProviders.length > 0 ? [`a provider is remote (${remoteProviders.join(', ')})`] : []),
+      ...(exposed ? [`HOST ${JSON.stringify(host)} is not a loopback address`] : []),
+    ];
+    problems.push(
+      `JWT_SECRET or JWT_JWKS_URL: required when ${why.join(' and ')}; demo mode's generated secret is for loopback only`,
+    );
+  }
+  const isDemoSecret = !isProduction && !jwtConfigured && remoteProviders.length === 0 && !exposed;
 
   const config: Config = {
     nodeEnv,
@@ -365,11 +453,32 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     host,
     logLevel,
     jwt: {
-      secret: jwtSecret ?? (isDemoSecret ? DEMO_JWT_SECRET : undefined),
+      secret: jwtSecret,
       jwksUrl,
       issuer,
       audience,
       isDemoSecret,
+      requireExp: parse('JWT_REQUIRE_EXP', booleanString, true, 'true or false'),
+      maxTokenLifetimeSeconds: parse(
+        'JWT_MAX_TOKEN_LIFETIME_SECONDS',
+        int(60, 31_536_000),
+        86_400, // 24 h: the demo token's lifetime
+        'seconds 60..31536000',
+      ),
+    },
+    http: {
+      requestTimeoutMs: parse(
+        'HTTP_REQUEST_TIMEOUT_MS',
+        int(100, 600_000),
+        30_000,
+        'milliseconds 100..600000',
+      ),
+      keepAliveTimeoutMs: parse(
+        'HTTP_KEEPALIVE_TIMEOUT_MS',
+        int(100, 600_000),
+        72_000,
+        'milliseconds 100..600000',
+      ),
     },
     users,
     stripe,
@@ -494,8 +603,24 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     },
     federation: { routerSecret },
     shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),
+    shutdownReadinessDelayMs: parse(
+      'SHUTDOWN_READINESS_DELAY_MS',
+      int(0, 600_000),
+      isProduction ? 5_000 : 0,
+      'milliseconds 0..600000',
+    ),
   };
 
+  // Asked for last, and only for a valid demo configuration: nothing is generated or written for
+  // a configuration that is refused anyway.
+  if (isDemoSecret && problems.length === 0) {
+    const demoSecret = (options.demoJwtSecret ?? generateDemoSecret)();
+    if (Buffer.byteLength(demoSecret, 'utf8') < MIN_JWT_SECRET_BYTES)
+      problems.push(
+        `demo JWT secret: shorter than ${MIN_JWT_SECRET_BYTES} bytes; delete the demo secrets file to generate a new one`,
+      );
+    config.jwt.secret = demoSecret;
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -1,15 +1,20 @@
 // Entry point: config -> providers (simulators in demo mode) -> app -> listen -> graceful shutdown.
-import { buildApp } from './app.js';
+import { buildApp, DEMO_TOKEN_TTL_SECONDS } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { generateDemoSecret, isDemoStateError, openDemoState } from './demoState.js';
 import { createServiceLogger } from './observability/logger.js';
 import { startProviders } from './simulators/demo.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
+  const demoState = openDemoState();
   try {
-    config = loadConfig(process.env);
+    // Demo mode signs client tokens with a secret generated once per checkout (never in the source).
+    config = loadConfig(process.env, undefined, {
+      demoJwtSecret: () => demoState.getOrCreate('jwtSecret', generateDemoSecret),
+    });
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || isDemoStateError(error)) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }
@@ -18,6 +23,12 @@ async function main(): Promise<void> {
   const { logger, flush } = createServiceLogger(config.logLevel);
   // Buffered log lines reach stdout before any exit.
   process.on('exit', flush);
+  if (config.jwt.isDemoSecret) {
+    logger.info(
+      { file: demoState.file },
+      'demo mode: client tokens are signed with the generated secret kept in this file',
+    );
+  }
   const providers = await startProviders(config);
   for (const sim of providers.simulators) {
     logger.info(
@@ -27,12 +38,15 @@ async function main(): Promise<void> {
   }
   const app = await buildApp({ config, endpoints: providers.endpoints, logger });
   await app.server.listen({ port: config.port, host: config.host });
-  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const anyAddress = config.host === '0.0.0.0' || config.host === '::';
+  // An IPv6 literal goes in brackets inside a URL.
+  const urlHost = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+  const shown = anyAddress ? 'localhost' : urlHost(config.host);
   const port = (app.server.server.address() as { port: number } | null)?.port ?? config.port;
   logger.info({ url: `http://${shown}:${port}/graphql` }, 'Junction is listening');
   if (!config.publicBaseUrl) {
     // Demo mode: providers (simulators on this machine) call back to the local listener.
-    const local = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+    const local = `http://${anyAddress ? '127.0.0.1' : urlHost(config.host)}:${port}`;
     app.setPublicBaseUrl(local);
     providers.connectWebhooks(local);
   } else {
@@ -40,16 +54,22 @@ async function main(): Promise<void> {
   }
   if (app.demoToken) {
     const token = app.demoToken;
+    const hours = Math.min(DEMO_TOKEN_TTL_SECONDS, config.jwt.maxTokenLifetimeSeconds) / 3600;
     process.stdout.write(
       `\nJunction demo mode: GraphQL at http://${shown}:${port}/graphql\n` +
-        `Demo admin token (sub usr_0001, 24h):\n  Authorization: Bearer ${token}\n\n`,
+        `Demo admin token (sub usr_0001, ${Number(hours.toFixed(2))}h):\n  Authorization: Bearer ${token}\n\n`,
     );
   }
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  // SIGTERM (orchestrators): /readyz answers 503 at once while requests are still served for
+  // SHUTDOWN_READINESS_DELAY_MS, so balancers stop routing here; then drain within SHUTDOWN_GRACE_MS.
+  // SIGINT (Ctrl-C), or a second signal, drains at once.
+  let draining = false;
+  let readinessDelay: NodeJS.Timeout | undefined;
+  const drain = (signal: string) => {
+    if (draining) return;
+    draining = true;
+    clearTimeout(readinessDelay);
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining requests in flight');
     const force = setTimeout(() => {
       logger.error('shutdown grace period ran out; exiting with requests still in flight');
@@ -67,6 +87,22 @@ async function main(): Promise<void> {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       });
+  };
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    const delayMs = signal === 'SIGTERM' ? config.shutdownReadinessDelayMs : 0;
+    if (signalled || delayMs === 0) {
+      app.beginDrain();
+      drain(signal);
+      return;
+    }
+    signalled = true;
+    app.beginDrain();
+    logger.info(
+      { signal, readinessDelayMs: delayMs },
+      'shutting down: readiness answers 503; still serving until the delay ends',
+    );
+    readinessDelay = setTimeout(() => drain(signal), delayMs);
   };
   // `on`, not `once`: tsx's own handler re-raises a signal that no other listener is left to handle.
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -63,7 +63,8 @@ export interface SubscriptionServerOptions {
 export interface SubscriptionServer {
   /** Sockets open, operations running on them, listeners on those sockets (for tests and diagnostics). */
   stats(): { sockets: number; operations: number; socketListeners: number };
-  close(): Promise<void>;
+  /** Ends every socket with `code` and `reason` (default 1001 "server shutting down"). */
+  close(code?: number, reason?: string): Promise<void>;
 }
 
 interface OperationState {
@@ -385,9 +386,9 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         for (const event of client.eventNames()) socketListeners += client.listenerCount(event);
       return { sockets: openSockets.size, operations, socketListeners };
     },
-    async close() {
+    async close(code = 1001, reason = 'server shutting down') {
       options.server.off('upgrade', onUpgrade);
-      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      for (const client of wss.clients) client.close(code, reason);
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -26,6 +26,7 @@ export class Metrics {
   private readonly webhooksDuplicate: Counter<'provider'>;
   private readonly operationsInFlight: Gauge<'transport'>;
   private readonly refusals: Counter<'reason' | 'transport'>;
+  private readonly webhooksUnusable: Counter<'provider'>;
   private readonly operationNames = new Set<string>();
   private readonly pausesClamped: Counter<'provider' | 'header'>;
 
@@ -116,6 +117,12 @@ export class Metrics {
     this.webhooksDuplicate = new Counter({
       name: 'junction_webhooks_duplicates_total',
       help: 'Verified webhook events already processed (acknowledged, no effect).',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.webhooksUnusable = new Counter({
+      name: 'junction_webhooks_unusable_total',
+      help: 'Verified webhook events with nothing Junction could use (acknowledged, so never retried; no effect).',
       labelNames: ['provider'],
       registers,
     });
@@ -254,6 +261,10 @@ export class Metrics {
 
   webhookDuplicate(provider: string): void {
     this.webhooksDuplicate.inc({ provider });
+  }
+
+  webhookUnusable(provider: string, count = 1): void {
+    this.webhooksUnusable.inc({ provider }, count);
   }
 
   /** Prometheus text exposition. */

@@ -54,7 +54,14 @@ export async function startProviders(
     const url = await sim.start();
     simulators.push(sim);
     const secret = `whsec_demo_${randomBytes(24).toString('base64url')}`;
-    stripe = { mode: 'simulator', apiBase: url, secretKey: sim.secretKey, webhookSecrets: [secret] };
+    // The simulator signs with its own secret; STRIPE_WEBHOOK_SECRET (say, `stripe listen`'s, for
+    // `stripe listen --forward-to localhost:4000/webhooks/stripe`) is accepted beside it.
+    stripe = {
+      mode: 'simulator',
+      apiBase: url,
+      secretKey: sim.secretKey,
+      webhookSecrets: [secret, ...config.stripe.webhookSecrets],
+    };
     hooks.push((base) => sim.setWebhook({ url: new URL('/webhooks/stripe', base).toString(), secret }));
   }
 

@@ -3,7 +3,6 @@
 // README's Performance section. Every load is bounded in time and aimed at 127.0.0.1 only.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEMO_JWT_SECRET } from '../../src/config.js';
 import type { FaultRule } from '../../src/simulators/shared/faults.js';
 import {
   type Child,
@@ -32,7 +31,7 @@ import {
   zipf,
 } from './lib/queries.js';
 import { type BenchResults, evaluateTargets, renderMarkdown, updateReadme } from './lib/report.js';
-import { type EnvKnobs, SYSTEMS, systemEnv } from './lib/systems.js';
+import { BENCH_JWT_SECRET, type EnvKnobs, SYSTEMS, systemEnv } from './lib/systems.js';
 import type { Counts, ProviderName, SimsInfo } from './sims.js';
 
 const cfg = loadBenchConfig();
@@ -511,7 +510,7 @@ async function main(): Promise<void> {
     label: 'sims',
   });
   simsInfo = ((await sims.ready) as { info: SimsInfo }).info;
-  const token = await clientToken(DEMO_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
+  const token = await clientToken(BENCH_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
   headers = { authorization: `Bearer ${token}` };
 
   try {

@@ -1,9 +1,10 @@
 // Test harness: a real Junction on a loopback port over real simulators (all four providers, with
 // their webhooks wired back to it), plus a tiny GraphQL-over-HTTP client.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
-import { DEMO_JWT_SECRET, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
   createSendGridSimulator,
@@ -42,6 +43,10 @@ export interface Harness {
   twilio: TwilioSimulator;
   sendgrid: SendGridSimulator;
   stripeWebhookSecret: string;
+  /** The HS256 secret this Junction verifies client tokens with (random per harness). */
+  jwtSecret: string;
+  /** PEM private key of the SendGrid event webhook (Junction holds its public half). */
+  sendgridWebhookPrivateKey: string;
   token(sub: string, opts?: { admin?: boolean; ttlSeconds?: number }): Promise<string>;
   adminToken(): Promise<string>;
   gql(
@@ -86,7 +91,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     USERS_CLIENT_SECRET: users.credentials.clientSecret,
     ...options.env,
   };
-  const config = loadConfig(env);
+  // Outside production the harness runs Junction as demo mode would (the simulators are given as
+  // endpoints, not configured), so the demo token exists; its secret is random per harness.
+  // Production runs get the users variables and bring their own JWT_SECRET.
+  const configEnv: Record<string, string> = { ...env };
+  if (env.NODE_ENV !== 'production') {
+    for (const name of ['USERS_API_URL', 'USERS_TOKEN_URL', 'USERS_CLIENT_ID', 'USERS_CLIENT_SECRET'])
+      delete configEnv[name];
+  }
+  const demoSecret = randomBytes(32).toString('base64url');
+  const config = loadConfig(configEnv, undefined, { demoJwtSecret: () => demoSecret });
   const app = await buildApp({
     config,
     endpoints: {
@@ -128,9 +142,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   stripe.setWebhook({ url: `${url}/webhooks/stripe`, secret: stripeWebhookSecret });
   sendgrid.setEventWebhook({ url: `${url}/webhooks/sendgrid`, privateKey: sendgridKeys.privateKeyPem });
 
-  const secret = config.jwt.secret ?? DEMO_JWT_SECRET;
+  const jwtSecret = config.jwt.secret;
+  if (jwtSecret === undefined) throw new Error('harness: client tokens need an HS256 secret');
   const token = (sub: string, opts: { admin?: boolean; ttlSeconds?: number } = {}) =>
-    mintToken(secret, {
+    mintToken(jwtSecret, {
       sub,
       admin: opts.admin ?? false,
       ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
@@ -148,6 +163,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     twilio,
     sendgrid,
     stripeWebhookSecret,
+    jwtSecret,
+    sendgridWebhookPrivateKey: sendgridKeys.privateKeyPem,
     token,
     adminToken,
     async gql(query, opts = {}) {

@@ -185,15 +185,14 @@ describe('GraphQL API auth', () => {
     ['garbage', async () => 'not.a.jwt'],
     [
       'expired',
-      async () => {
+      async (harness: Harness) => {
         const { SignJWT } = await import('jose');
-        const { DEMO_JWT_SECRET } = await import('../../src/config.js');
         return new SignJWT({})
           .setProtectedHeader({ alg: 'HS256' })
           .setSubject('usr_0001')
           .setIssuedAt(1_600_000_000)
           .setExpirationTime(1_600_000_100)
-          .sign(new TextEncoder().encode(DEMO_JWT_SECRET));
+          .sign(new TextEncoder().encode(harness.jwtSecret));
       },
     ],
     [
@@ -213,7 +212,7 @@ describe('GraphQL API auth', () => {
     ],
   ])('rejects a %s token with UNAUTHENTICATED', async (_name, make) => {
     h = await startHarness();
-    const res = await h.gql('{ me { id } }', { token: await make() });
+    const res = await h.gql('{ me { id } }', { token: await make(h) });
     expect(res.status).toBe(401);
     expect(res.body.errors![0]!.extensions!.code).toBe('UNAUTHENTICATED');
     expect(res.body.data ?? null).toBeNull();

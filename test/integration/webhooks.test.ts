@@ -1,10 +1,14 @@
 // Verified webhooks end to end: the simulators sign and deliver exactly as the providers do;
 // Junction verifies, dedupes, invalidates caches and pushes subscriptions over graphql-ws.
 
+import { generateKeyPairSync } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { STRIPE_API_VERSION } from '../../src/providers/stripe/client.js';
+import { eventId, signEventPayload } from '../../src/simulators/sendgrid/webhooks.js';
+import { twilioSignature } from '../../src/webhooks/verifyTwilio.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 
 let h: Harness | undefined;
@@ -49,6 +53,45 @@ function subscribe(harness: Harness, token: string, query: string) {
 
 const signStripe = (payload: string, secret: string, timestamp = Math.floor(Date.now() / 1000)) =>
   new Stripe('sk_test_unused').webhooks.generateTestHeaderString({ payload, secret, timestamp });
+
+/** Posts `payload` to /webhooks/stripe, signed with the harness's secret. */
+const postStripe = (harness: Harness, payload: string) =>
+  fetch(`${harness.url}/webhooks/stripe`, {
+    method: 'POST',
+    headers: {
+      'stripe-signature': signStripe(payload, harness.stripeWebhookSecret),
+      'content-type': 'application/json',
+    },
+    body: payload,
+  });
+
+/** A counter's value from /metrics (0 when absent). */
+async function counter(harness: Harness, name: string, labels: string): Promise<number> {
+  const text = await harness.app.metrics.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/** Collects what the in-process pub/sub delivers on `topic`. */
+function watch(harness: Harness, topic: string): unknown[] {
+  const iterator = harness.app.pubsub.subscribe(topic);
+  const got: unknown[] = [];
+  void (async () => {
+    for await (const v of iterator) got.push(v);
+  })();
+  cleanups.push(async () => {
+    await iterator.return?.();
+  });
+  return got;
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('Stripe webhooks', () => {
   it('pushes paymentUpdated to a subscribed client within 1 s of createPayment', async () => {
@@ -164,6 +207,111 @@ describe('Stripe webhooks', () => {
   });
 });
 
+describe('Stripe events Junction cannot read as they are', () => {
+  const paymentOf = (harness: Harness, userId: string) =>
+    [...harness.stripe.paymentIntents.values()].find((p) => p.metadata?.user_id === userId)!;
+  const retrieveCalls = (harness: Harness) =>
+    harness.stripe.requests.filter((r) => r.route === 'GET /v1/payment_intents/:id');
+
+  it('a trimmed payment_intent object: fetches the current one by id (pinned version), then invalidates and pushes', async () => {
+    h = await startHarness();
+    const q = '{ me { payments(first: 3) { nodes { id status } } } }';
+    await h.gql(q);
+    const listCalls = () => h!.stripe.requests.filter((r) => r.route === 'GET /v1/payment_intents').length;
+    expect(listCalls()).toBe(1);
+    const pi = paymentOf(h, 'usr_0001');
+    const got = watch(h, 'payment:usr_0001');
+    const res = await postStripe(
+      h,
+      JSON.stringify({
+        id: 'evt_trimmed_1',
+        object: 'event',
+        type: 'payment_intent.succeeded',
+        data: { object: { id: pi.id, object: 'payment_intent' } },
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: true, duplicate: false });
+    const [retrieve] = retrieveCalls(h);
+    expect(retrieve!.path).toBe(`/v1/payment_intents/${pi.id}`);
+    expect(retrieve!.headers['stripe-version']).toBe(STRIPE_API_VERSION);
+    await until(() => got.length === 1);
+    expect(got[0]).toMatchObject({ id: pi.id, amount: { amount: pi.amount, currency: pi.currency } });
+    await h.gql(q);
+    expect(listCalls()).toBe(2); // the cached list was invalidated
+    expect(await counter(h, 'junction_webhooks_unusable_total', 'provider="stripe"')).toBe(0);
+  });
+
+  it('an object rendered in another API version: the push carries the object as Stripe has it now', async () => {
+    h = await startHarness();
+    const pi = paymentOf(h, 'usr_0002');
+    h.stripe.setPaymentIntentStatus(pi.id, 'canceled');
+    await h.stripe.flushWebhooks();
+    const got = watch(h, 'payment:usr_0002');
+    // 2019-era shape: "requires_source" was renamed, amount_received and canceled_at did not exist.
+    const { amount_received: _r, canceled_at: _c, ...old } = pi;
+    const res = await postStripe(
+      h,
+      JSON.stringify({
+        id: 'evt_old_version_1',
+        object: 'event',
+        api_version: '2019-02-11',
+        type: 'payment_intent.payment_failed',
+        data: { object: { ...old, status: 'requires_source' } },
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(retrieveCalls(h)).toHaveLength(1);
+    await until(() => got.length === 1);
+    expect(got[0]).toMatchObject({ id: pi.id, status: 'CANCELED' });
+  });
+
+  it('nothing usable (no id, unknown id, not an event, not JSON): 200, counted, nothing done', async () => {
+    h = await startHarness();
+    const bodies = [
+      JSON.stringify({
+        id: 'evt_no_id',
+        object: 'event',
+        type: 'payment_intent.created',
+        data: { object: {} },
+      }),
+      JSON.stringify({
+        id: 'evt_unknown_pi',
+        object: 'event',
+        type: 'payment_intent.created',
+        data: { object: { id: 'pi_doesnotexist', object: 'payment_intent' } },
+      }),
+      JSON.stringify({ hello: 'world' }),
+      'not json at all',
+    ];
+    for (const body of bodies) expect((await postStripe(h, body)).status, body).toBe(200);
+    expect(await counter(h, 'junction_webhooks_unusable_total', 'provider="stripe"')).toBe(4);
+    expect(
+      await counter(h, 'junction_webhooks_rejected_total', 'provider="stripe",reason="malformed_body"'),
+    ).toBe(0);
+    // Only the unknown id was looked up; nothing was retried or pushed.
+    expect(retrieveCalls(h).map((r) => r.path)).toEqual(['/v1/payment_intents/pi_doesnotexist']);
+  });
+
+  it('answers 500 (Stripe retries) when Stripe itself fails while the object is fetched', async () => {
+    h = await startHarness({ env: { RETRY_MAX_ATTEMPTS: '1' } });
+    const pi = paymentOf(h, 'usr_0003');
+    h.stripe.faults.add({ match: { path: /^\/v1\/payment_intents\/pi_/ }, status: 503 });
+    const body = JSON.stringify({
+      id: 'evt_retry_later',
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      data: { object: { id: pi.id } },
+    });
+    expect((await postStripe(h, body)).status).toBe(500);
+    h.stripe.faults.clear();
+    // The retry is not mistaken for a duplicate: the failed run was forgotten.
+    const retry = await postStripe(h, body);
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toEqual({ received: true, duplicate: false });
+  });
+});
+
 describe('Twilio status callbacks', () => {
   it('verifies the simulator’s signed callbacks and pushes messageUpdated: queued, sent, delivered', async () => {
     h = await startHarness();
@@ -204,7 +352,69 @@ describe('Twilio status callbacks', () => {
   });
 });
 
+describe('Twilio callbacks Junction cannot read as they are', () => {
+  /** Posts a form callback to /webhooks/twilio?userId=..., signed as Twilio signs the public URL. */
+  const postTwilio = (harness: Harness, params: Record<string, string>, userId = 'usr_0001') => {
+    const url = `${harness.url}/webhooks/twilio?userId=${userId}`;
+    const form = new URLSearchParams(params);
+    return fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilioSignature(harness.twilio.authToken, url, form),
+      },
+      body: form.toString(),
+    });
+  };
+
+  it('a status it cannot read is still a signal: the message is fetched and pushed', async () => {
+    h = await startHarness();
+    // A seeded message: no send in this test, so no callback of the simulator's own can push.
+    const message = [...h.twilio.messages.values()][0]!;
+    const got = watch(h, 'message:usr_0001');
+    const before = h.twilio.requests.length;
+    const res = await postTwilio(h, {
+      MessageSid: message.sid,
+      MessageStatus: 'Delivered (carrier 7)',
+      To: message.to,
+    });
+    expect(res.status).toBe(204);
+    expect(h.twilio.requests.slice(before).map((r) => r.route)).toEqual([
+      'GET /2010-04-01/Accounts/:AccountSid/Messages/:Sid.json',
+    ]);
+    await until(() => got.length > 0);
+    expect(got).toEqual([expect.objectContaining({ id: message.sid })]);
+    expect(await counter(h, 'junction_webhooks_unusable_total', 'provider="twilio"')).toBe(0);
+  });
+
+  it('no MessageSid at all: 204, counted, nothing fetched', async () => {
+    h = await startHarness();
+    const before = h.twilio.requests.length;
+    const res = await postTwilio(h, { MessageStatus: 'delivered', SmsSid: 'not-a-sid' });
+    expect(res.status).toBe(204);
+    expect(await counter(h, 'junction_webhooks_unusable_total', 'provider="twilio"')).toBe(1);
+    expect(h.twilio.requests.length).toBe(before);
+  });
+});
+
 describe('SendGrid event webhook', () => {
+  const postSendGrid = (
+    harness: Harness,
+    body: string,
+    privateKey: string | import('node:crypto').KeyObject,
+  ) => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    return fetch(`${harness.url}/webhooks/sendgrid`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-twilio-email-event-webhook-signature': signEventPayload(body, timestamp, privateKey),
+        'x-twilio-email-event-webhook-timestamp': timestamp,
+      },
+      body,
+    });
+  };
+
   it('accepts the simulator’s ECDSA-signed events after a send', async () => {
     h = await startHarness();
     await h.gql(
@@ -213,6 +423,39 @@ describe('SendGrid event webhook', () => {
     await h.sendgrid.flushWebhooks();
     expect(h.sendgrid.webhookDeliveries.length).toBeGreaterThan(0);
     expect(h.sendgrid.webhookDeliveries.every((d) => d.status === 200)).toBe(true);
+  });
+
+  it('refuses a forged event with 400 and processes nothing; the genuine one is then accepted', async () => {
+    h = await startHarness();
+    const id = eventId();
+    const body = JSON.stringify([
+      { sg_event_id: id, event: 'delivered', email: 'a@example.com', timestamp: 1 },
+    ]);
+    const foreignKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const forged = await postSendGrid(h, body, foreignKey);
+    expect(forged.status).toBe(400);
+    expect(await forged.json()).toEqual({ error: 'signature_mismatch' });
+    expect(await counter(h, 'junction_webhooks_received_total', 'provider="sendgrid"')).toBe(0);
+    const genuine = await postSendGrid(h, body, h.sendgridWebhookPrivateKey);
+    expect(genuine.status).toBe(200);
+    // Not a duplicate: the forged delivery consumed nothing.
+    expect(await genuine.json()).toEqual({ received: 1, duplicates: 0, unusable: 0 });
+  });
+
+  it('acknowledges events it cannot use, counting them, and still takes the good ones', async () => {
+    h = await startHarness();
+    const body = JSON.stringify([
+      { sg_event_id: eventId(), event: 'delivered' },
+      { event: 'open' },
+      'not an object',
+      { sg_event_id: eventId(), event: 'Bounce!' },
+    ]);
+    const res = await postSendGrid(h, body, h.sendgridWebhookPrivateKey);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: 1, duplicates: 0, unusable: 3 });
+    const notArray = await postSendGrid(h, JSON.stringify({ events: [] }), h.sendgridWebhookPrivateKey);
+    expect(notArray.status).toBe(200);
+    expect(await counter(h, 'junction_webhooks_unusable_total', 'provider="sendgrid"')).toBe(4);
   });
 });
 

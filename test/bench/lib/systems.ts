@@ -1,6 +1,6 @@
 // The systems under test: Junction and the five baselines, how each is started, and the
 // environment each gets (the same upstreams, credentials, socket cap and timeout for all).
-import { DEMO_JWT_SECRET } from '../../../src/config.js';
+import { randomBytes } from 'node:crypto';
 import { launchTailcall } from '../baselines/tailcall/launch.js';
 import type { SimsInfo } from '../sims.js';
 import type { SystemChild } from './child.js';
@@ -14,6 +14,9 @@ export interface LaunchOptions {
   /** The bench's hard stop, in seconds: what must stay valid for the whole run. */
   runBudgetS: number;
 }
+
+/** The HS256 secret every system under test verifies client tokens with: random per bench run. */
+export const BENCH_JWT_SECRET = randomBytes(32).toString('base64url');
 
 export interface SystemDef {
   id: SystemId;
@@ -95,7 +98,7 @@ export interface EnvKnobs {
 export function systemEnv(id: SystemId, sims: SimsInfo, knobs: EnvKnobs): Record<string, string> {
   const common: Record<string, string> = {
     NODE_ENV: 'production',
-    JWT_SECRET: DEMO_JWT_SECRET,
+    JWT_SECRET: BENCH_JWT_SECRET,
     USERS_API_URL: sims.users.url,
     USERS_TOKEN_URL: sims.users.tokenUrl,
     USERS_CLIENT_ID: sims.users.clientId,

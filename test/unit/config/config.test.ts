@@ -1,6 +1,6 @@
 // config.ts: defaults, validation, and the production rules.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEMO_JWT_SECRET, loadConfig } from '../../../src/config.js';
+import { ConfigError, isLoopbackHost, loadConfig } from '../../../src/config.js';
 
 const usersEnv = {
   USERS_API_URL: 'https://users.internal',
@@ -20,6 +20,8 @@ const providersEnv = {
   SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
 };
 
+const JWT_SECRET = 'a-configured-secret-that-is-long-enough-0123';
+
 function problems(env: Record<string, string>): string[] {
   try {
     loadConfig(env, () => {
@@ -33,13 +35,111 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
-  it('runs every unconfigured provider as a simulator outside production, with the demo secret', () => {
-    const config = loadConfig({});
+  it('runs every unconfigured provider as a simulator outside production, on loopback, with the demo secret', () => {
+    const config = loadConfig({}, undefined, { demoJwtSecret: () => 'd'.repeat(43) });
     expect(config.port).toBe(4000);
-    expect(config.host).toBe('0.0.0.0');
+    expect(config.host).toBe('127.0.0.1');
     expect(config.users).toEqual({ kind: 'simulator' });
-    expect(config.jwt).toMatchObject({ secret: DEMO_JWT_SECRET, isDemoSecret: true });
+    expect(config.jwt).toMatchObject({ secret: 'd'.repeat(43), isDemoSecret: true, requireExp: true });
     expect(config.graphql.introspection).toBe(true);
+  });
+
+  it('has no signing secret of its own: without a source, each load gets a fresh random one', () => {
+    const a = loadConfig({}).jwt.secret!;
+    const b = loadConfig({}).jwt.secret!;
+    expect(Buffer.byteLength(a)).toBeGreaterThanOrEqual(32);
+    expect(a).not.toBe(b);
+  });
+
+  it('asks for the demo secret only when demo mode needs it, and only for a valid configuration', () => {
+    let asked = 0;
+    const demoJwtSecret = () => {
+      asked += 1;
+      return 'd'.repeat(43);
+    };
+    loadConfig({ JWT_SECRET }, undefined, { demoJwtSecret });
+    expect(() => loadConfig({ PORT: 'eighty' }, undefined, { demoJwtSecret })).toThrow(ConfigError);
+    expect(asked).toBe(0);
+    expect(() => loadConfig({}, undefined, { demoJwtSecret: () => 'short' })).toThrow(/demo JWT secret/);
+  });
+
+  it('binds 0.0.0.0 by default in production only', () => {
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET, ...usersEnv, ...providersEnv });
+    expect(config.host).toBe('0.0.0.0');
+  });
+
+  it('requires JWT_SECRET or JWT_JWKS_URL when a provider is remote, naming it', () => {
+    const list = problems({ ...usersEnv });
+    expect(list).toEqual([
+      "JWT_SECRET or JWT_JWKS_URL: required when a provider is remote (users); demo mode's generated secret is for loopback only",
+    ]);
+    expect(problems({ STRIPE_SECRET_KEY: 'sk_test_x' })[0]).toContain('a provider is remote (stripe)');
+    expect(loadConfig({ ...usersEnv, JWT_SECRET }).jwt).toMatchObject({
+      secret: JWT_SECRET,
+      isDemoSecret: false,
+    });
+    expect(loadConfig({ ...usersEnv, JWT_JWKS_URL: 'https://idp.example/jwks.json' }).jwt.jwksUrl).toBe(
+      'https://idp.example/jwks.json',
+    );
+  });
+
+  it('requires JWT_SECRET or JWT_JWKS_URL when HOST is not loopback', () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'junction.internal']) {
+      expect(problems({ HOST: host }), host).toEqual([
+        `JWT_SECRET or JWT_JWKS_URL: required when HOST ${JSON.stringify(host)} is not a loopback address; demo mode's generated secret is for loopback only`,
+      ]);
+    }
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '[::1]']) {
+      expect(loadConfig({ HOST: host }).jwt.isDemoSecret, host).toBe(true);
+    }
+    expect(loadConfig({ HOST: '0.0.0.0', JWT_SECRET }).host).toBe('0.0.0.0');
+  });
+
+  it('refuses an empty or short JWT_SECRET at startup, never echoing it', () => {
+    expect(problems({ JWT_SECRET: '' })).toEqual(['JWT_SECRET: empty; unset it or give at least 32 bytes']);
+    const short = 'x'.repeat(31);
+    const list = problems({ JWT_SECRET: short });
+    expect(list).toEqual(['JWT_SECRET: expected at least 32 bytes (HS256 key strength), at most 4096']);
+    // Bytes, not characters: 11 three-byte characters are 33 bytes.
+    expect(loadConfig({ JWT_SECRET: '€'.repeat(11) }).jwt.secret).toBe('€'.repeat(11));
+    expect(problems({ JWT_SECRET: '€'.repeat(10) })).toHaveLength(1);
+    // An empty JWT_SECRET is not "unset": it never falls back to the demo secret.
+    expect(problems({ JWT_SECRET: '', HOST: '127.0.0.1' }).join('\n')).toContain('JWT_SECRET: empty');
+  });
+
+  it('reads JWT_REQUIRE_EXP and JWT_MAX_TOKEN_LIFETIME_SECONDS with their defaults and bounds', () => {
+    expect(loadConfig({}).jwt).toMatchObject({ requireExp: true, maxTokenLifetimeSeconds: 86_400 });
+    expect(
+      loadConfig({ JWT_REQUIRE_EXP: 'false', JWT_MAX_TOKEN_LIFETIME_SECONDS: '3600' }).jwt,
+    ).toMatchObject({ requireExp: false, maxTokenLifetimeSeconds: 3600 });
+    expect(problems({ JWT_REQUIRE_EXP: 'maybe', JWT_MAX_TOKEN_LIFETIME_SECONDS: '0' })).toEqual([
+      'JWT_REQUIRE_EXP: expected true or false, got "maybe"',
+      'JWT_MAX_TOKEN_LIFETIME_SECONDS: expected seconds 60..31536000, got "0"',
+    ]);
+  });
+
+  it('reads the HTTP timeouts and the shutdown readiness delay (5 s in production, 0 elsewhere)', () => {
+    const dev = loadConfig({});
+    expect(dev.http).toEqual({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000 });
+    expect(dev.shutdownReadinessDelayMs).toBe(0);
+    const prod = loadConfig({ NODE_ENV: 'production', JWT_SECRET, ...usersEnv, ...providersEnv });
+    expect(prod.shutdownReadinessDelayMs).toBe(5_000);
+    const set = loadConfig({
+      HTTP_REQUEST_TIMEOUT_MS: '500',
+      HTTP_KEEPALIVE_TIMEOUT_MS: '1000',
+      SHUTDOWN_READINESS_DELAY_MS: '2000',
+    });
+    expect(set.http).toEqual({ requestTimeoutMs: 500, keepAliveTimeoutMs: 1000 });
+    expect(set.shutdownReadinessDelayMs).toBe(2000);
+    expect(problems({ HTTP_REQUEST_TIMEOUT_MS: '0', SHUTDOWN_READINESS_DELAY_MS: '-1' })).toEqual([
+      'HTTP_REQUEST_TIMEOUT_MS: expected milliseconds 100..600000, got "0"',
+      'SHUTDOWN_READINESS_DELAY_MS: expected milliseconds 0..600000, got "-1"',
+    ]);
+  });
+
+  it('keeps STRIPE_WEBHOOK_SECRET when Stripe is simulated (stripe listen --forward-to in demo mode)', () => {
+    const config = loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_from_cli' });
+    expect(config.stripe).toEqual({ kind: 'simulator', webhookSecrets: ['whsec_from_cli'] });
   });
 
   it('names every missing variable in production, in one error', () => {
@@ -62,7 +162,7 @@ describe('loadConfig', () => {
   });
 
   it('requires the whole users configuration once any part is set', () => {
-    const list = problems({ USERS_API_URL: 'https://users.internal' });
+    const list = problems({ USERS_API_URL: 'https://users.internal', JWT_SECRET });
     expect(list).toEqual([
       'USERS_TOKEN_URL: required when the provider is configured',
       'USERS_CLIENT_ID: required when the provider is configured',
@@ -111,9 +211,28 @@ describe('loadConfig', () => {
 
   it('reads secrets from the file a *_FILE variable names', () => {
     const config = loadConfig(
-      { ...usersEnv, USERS_CLIENT_SECRET: '', USERS_CLIENT_SECRET_FILE: '/run/secrets/users' },
+      { ...usersEnv, JWT_SECRET, USERS_CLIENT_SECRET: '', USERS_CLIENT_SECRET_FILE: '/run/secrets/users' },
       (path) => (path === '/run/secrets/users' ? 'from-file\n' : ''),
     );
     expect(config.users).toMatchObject({ clientSecret: 'from-file' });
+  });
+});
+
+describe('isLoopbackHost', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['127.255.0.9', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['localhost', true],
+    ['LOCALHOST', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.1', false],
+    ['::ffff:10.0.0.1', false],
+    ['example.com', false],
+    ['127.0.0.1.example.com', false],
+  ])('%s -> %s', (host, expected) => {
+    expect(isLoopbackHost(host)).toBe(expected);
   });
 });

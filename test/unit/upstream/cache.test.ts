@@ -72,10 +72,11 @@ describe('ResponseCache', () => {
   });
 
   it('falls back to the stale value when the refresh fails inside the stale-if-error window', async () => {
-    const cache = new ResponseCache({ maxBytes: 1 << 20 });
-    const policy = { ttlSeconds: 0.001, staleIfErrorSeconds: 60 };
+    const c = clock();
+    const cache = new ResponseCache({ maxBytes: 1 << 20, now: c.now });
+    const policy = { ttlSeconds: 10, staleIfErrorSeconds: 60 };
     await cache.getOrLoad('k', 'p', policy, async () => value('old'), {});
-    await new Promise((r) => setTimeout(r, 5));
+    c.advance(11_000); // stale, inside the stale-if-error window
     const outcomes: string[] = [];
     const res = await cache.getOrLoad(
       'k',
@@ -106,7 +107,8 @@ describe('ResponseCache', () => {
   });
 
   it('never stores a no-store answer, and lets max-age shorten the TTL', async () => {
-    const cache = new ResponseCache({ maxBytes: 1 << 20 });
+    const c = clock();
+    const cache = new ResponseCache({ maxBytes: 1 << 20, now: c.now });
     let loads = 0;
     const noStore = async () => {
       loads += 1;
@@ -123,16 +125,17 @@ describe('ResponseCache', () => {
       return value('v', { maxAgeSeconds: 0 });
     };
     await cache.getOrLoad('b', 'p', { ttlSeconds: 60 }, short, {});
-    await new Promise((r) => setTimeout(r, 5));
+    c.advance(1);
     await cache.getOrLoad('b', 'p', { ttlSeconds: 60 }, short, {});
     expect(shortLoads).toBe(2);
   });
 
   it('revalidates with the stale entry ETag and keeps the value on not-modified', async () => {
-    const cache = new ResponseCache({ maxBytes: 1 << 20 });
-    const policy = { ttlSeconds: 0.001 };
+    const c = clock();
+    const cache = new ResponseCache({ maxBytes: 1 << 20, now: c.now });
+    const policy = { ttlSeconds: 10 };
     await cache.getOrLoad('k', 'p', policy, async () => value('body', { etag: '"v1"' }), {});
-    await new Promise((r) => setTimeout(r, 5));
+    c.advance(11_000);
     let seenEtag: string | undefined;
     const res = await cache.getOrLoad(
       'k',
