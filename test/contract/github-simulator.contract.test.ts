@@ -206,11 +206,11 @@ describe('api.github.com description (@octokit/openapi)', () => {
     let url: string | undefined = `${base}/user/repos?per_page=100`;
     let count = 0;
     while (url !== undefined) {
-      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      const res: Response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
       const repos = (await res.json()) as unknown[];
       for (const repo of repos) expect(check(ref, repo)).toBe('');
       count += repos.length;
-      const link = res.headers.get('link') ?? '';
+      const link: string = res.headers.get('link') ?? '';
       // The spec's example: <https://api.github.com/resource?page=2>; rel="next", <...?page=5>; rel="last"
       for (const part of link.split(', '))
         expect(part).toMatch(/^<http[^<>]+[?&]page=\d+[^<>]*>; rel="(next|last|prev|first)"$/);
