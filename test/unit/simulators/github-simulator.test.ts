@@ -215,6 +215,20 @@ describe('authorize page (github.com/login/oauth/authorize)', () => {
     expect(callback.searchParams.has('code')).toBe(false);
   });
 
+  it('a consent page left open longer than 10 minutes can no longer authorize', async () => {
+    const page = await (await fetch(authorizeUrl({ state: 'late' }))).text();
+    const requestId = /name="request_id" value="([0-9a-f]+)"/.exec(page)?.[1] ?? '';
+    clock += 10 * 60 * 1000;
+    const res = await fetch(`${base}/login/oauth/authorize`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ request_id: requestId, login: 'octo-ada', decision: 'authorize' }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('Authorization expired');
+  });
+
   it('an unknown client_id gets a 404 page; a foreign redirect_uri is reported to the registered callback', async () => {
     const unknown = await fetch(`${base}/login/oauth/authorize?client_id=nope`);
     expect(unknown.status).toBe(404);
@@ -437,6 +451,27 @@ describe('expiry and revocation', () => {
     });
   });
 
+  it('DELETE /applications/{client_id}/token revokes that token only', async () => {
+    const a = sim.issueUserToken('octo-ada');
+    const b = sim.issueUserToken('octo-ada');
+    const remove = (token: string) =>
+      fetch(`${base}/applications/${sim.clientId}/token`, {
+        method: 'DELETE',
+        headers: {
+          authorization: basicAuth(sim.clientId, sim.clientSecret),
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ access_token: token }),
+      });
+    expect((await remove(a.access_token)).status).toBe(204);
+    expect((await api('/user', a.access_token)).status).toBe(401);
+    expect((await api('/user', b.access_token)).status).toBe(200);
+    expect(await exchange({ grant_type: 'refresh_token', refresh_token: a.refresh_token })).toMatchObject({
+      error: 'bad_refresh_token',
+    });
+    expect((await remove(a.access_token)).status).toBe(404);
+  });
+
   it('revokeGrant(login) makes the tokens 401', async () => {
     const token = await connect();
     expect(sim.revokeGrant('octo-ada')).toBe(true);
@@ -500,6 +535,24 @@ describe('GET /user/repos', () => {
     expect(last.next).toBeUndefined();
     const count = 200 + ((await res.json()) as Repo[]).length;
     expect(count).toBe(all.length - privateCount);
+  });
+
+  it('sorts by created (newest first by default), filters by visibility and since', async () => {
+    const { access_token: token } = sim.issueUserToken('octo-ada');
+    const all = sim.repositories('octo-ada');
+    const byCreated = (await (await api('/user/repos?sort=created&per_page=5', token)).json()) as Repo[];
+    const newest = [...all].sort((a, b) => b.createdAt - a.createdAt).slice(0, 5);
+    expect(byCreated.map((r) => r.id)).toEqual(newest.map((r) => r.id));
+
+    const priv = (await (await api('/user/repos?visibility=private&per_page=100', token)).json()) as Repo[];
+    expect(priv.length).toBe(all.filter((r) => r.private).length);
+    expect(priv.every((r) => r.private)).toBe(true);
+
+    const cut = [...all].sort((a, b) => a.updatedAt - b.updatedAt)[200]?.updatedAt ?? 0;
+    const since = new Date(cut).toISOString();
+    const recent = (await (await api(`/user/repos?since=${since}&per_page=100`, token)).json()) as Repo[];
+    expect(recent.length).toBe(all.filter((r) => r.updatedAt >= cut).length);
+    expect((await api('/user/repos?sort=stars', token)).status).toBe(422);
   });
 
   it('refuses type together with visibility (422 Validation Failed)', async () => {
@@ -590,6 +643,8 @@ describe('ETag and rate limits', () => {
     const body = (await res.json()) as { resources: { core: { used: number; remaining: number } } };
     expect(body.resources.core).toMatchObject({ used: 1, remaining: 4999 });
     expect(sim.quota(token)?.used).toBe(1);
+    const anonymous = (await (await api('/rate_limit', undefined)).json()) as typeof body;
+    expect(anonymous.resources.core).toMatchObject({ used: 0, remaining: 60 });
   });
 
   it("a secondary rate limit fault answers 403 or 429 with retry-after and GitHub's body", async () => {
@@ -655,6 +710,32 @@ describe('request checks and views', () => {
     expect(pub).toMatchObject({ login: 'octo-ada', user_view_type: 'public' });
     expect(pub).not.toHaveProperty('two_factor_authentication');
     expect(pub.public_repos).toBe(sim.repositories('octo-ada').filter((r) => !r.private).length);
+  });
+
+  it('serves the avatar GET /user points at', async () => {
+    const user = (await (await api('/user', sim.issueUserToken('octo-ada').access_token)).json()) as {
+      avatar_url: string;
+    };
+    expect(user.avatar_url.startsWith(base)).toBe(true);
+    const res = await fetch(user.avatar_url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await res.text()).toMatch(/^<svg /);
+  });
+
+  it('addAccount adds a user with no repositories who can connect', async () => {
+    sim.addAccount({ login: 'new-octo', name: 'New Octo' });
+    expect(() => sim.addAccount({ login: 'NEW-octo' })).toThrow(/exists already/);
+    expect(() => sim.addAccount({ login: '-bad-' })).toThrow(/GitHub login/);
+    const token = await connect('read:user repo', 'new-octo');
+    const me = (await (await api('/user', token.access_token)).json()) as {
+      login: string;
+      public_repos: number;
+    };
+    expect(me).toMatchObject({ login: 'new-octo', public_repos: 0 });
+    const repos = await api('/user/repos', token.access_token);
+    expect(await repos.json()).toEqual([]);
+    expect(repos.headers.get('link')).toBeNull();
   });
 
   it('seeds deterministically', () => {
