@@ -77,7 +77,10 @@ export interface GitHubSimulator extends Simulator {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly appName: string;
+  /** The registered callback URLs (live: `setRedirectUris` changes them). */
   readonly redirectUris: readonly string[];
+  /** Replaces the registered callback URLs, e.g. once the app's own port is known; codes already issued keep theirs. */
+  setRedirectUris(uris: readonly string[]): void;
   /** Live accounts by login; tests may edit records. */
   readonly accounts: Map<string, GitHubUserRecord>;
   /** The repositories `login` owns, in creation order. */
@@ -144,9 +147,8 @@ export function createGitHubSimulator(opts: GitHubSimulatorOptions = {}): GitHub
   const clientId = opts.clientId ?? DEFAULT_GITHUB_CLIENT_ID;
   const clientSecret = opts.clientSecret ?? randomToken('', 40);
   const appName = opts.appName ?? 'Junction (simulated)';
-  const redirectUris = [...(opts.redirectUris ?? DEFAULT_GITHUB_REDIRECT_URIS)];
-  if (redirectUris.length === 0) throw new TypeError('redirectUris must name at least one callback URL');
-  for (const uri of redirectUris) checkAbsoluteUrl(uri, 'redirectUris entry');
+  // One array, shared with the OAuth side and replaced in place by setRedirectUris.
+  const redirectUris = checkRedirectUris(opts.redirectUris ?? DEFAULT_GITHUB_REDIRECT_URIS);
   const apiVersions = [...(opts.apiVersions ?? DEFAULT_GITHUB_API_VERSIONS)];
   if (apiVersions.length === 0) throw new TypeError('apiVersions must name at least one version');
 
@@ -225,6 +227,9 @@ export function createGitHubSimulator(opts: GitHubSimulatorOptions = {}): GitHub
     clientSecret,
     appName,
     redirectUris,
+    setRedirectUris(uris) {
+      redirectUris.splice(0, redirectUris.length, ...checkRedirectUris(uris));
+    },
     accounts: store.accounts,
     repositories: (login) => [...store.owned(login)],
     addAccount: (account) => store.addAccount(account, now()),
@@ -310,6 +315,12 @@ function checkPositiveInteger(value: number, name: string): number {
     throw new TypeError(`${name} must be an integer >= 1, but got: ${String(value)}`);
   }
   return value;
+}
+
+function checkRedirectUris(uris: readonly string[]): string[] {
+  if (uris.length === 0) throw new TypeError('redirectUris must name at least one callback URL');
+  for (const uri of uris) checkAbsoluteUrl(uri, 'redirectUris entry');
+  return [...uris];
 }
 
 function checkAbsoluteUrl(value: string, name: string): void {

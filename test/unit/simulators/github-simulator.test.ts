@@ -243,6 +243,19 @@ describe('authorize page (github.com/login/oauth/authorize)', () => {
     expect(location.searchParams.get('state')).toBe('st-3');
   });
 
+  it('setRedirectUris registers new callback URLs (e.g. once the app knows its port)', async () => {
+    const later = 'http://127.0.0.1:45678/oauth/github/callback';
+    const before = await fetch(authorizeUrl({ redirect_uri: later }), { redirect: 'manual' });
+    expect(new URL(before.headers.get('location') ?? '').searchParams.get('error')).toBe(
+      'redirect_uri_mismatch',
+    );
+    sim.setRedirectUris([later]);
+    expect(sim.redirectUris).toEqual([later]);
+    const page = await fetch(authorizeUrl({ redirect_uri: later }));
+    expect(page.status).toBe(200);
+    expect(() => sim.setRedirectUris(['not a url'])).toThrow(/absolute http/);
+  });
+
   it('refuses the plain PKCE method (GitHub accepts only S256)', async () => {
     const res = await fetch(
       authorizeUrl({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }),
