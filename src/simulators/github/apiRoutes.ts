@@ -1,7 +1,8 @@
 // api.github.com's routes Junction uses, behind one gate: the API version and media type, the user's
 // token, then the quota. A conditional request answered 304 only peeks at the quota; a 200 spends one.
 import { createHash } from 'node:crypto';
-import type { Route, SimRequest, SimResponse } from '../shared/simulator.js';
+import type { Route } from '../shared/router.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
 import { badCredentials, GITHUB_DOCS, githubError, JSON_HEADERS } from './errors.js';
 import { apiToken, checkVersionAndMedia, notModified } from './http.js';
 import type { GitHubOAuth, TokenOwner } from './oauth.js';

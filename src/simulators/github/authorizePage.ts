@@ -1,7 +1,7 @@
 // The consent page of the simulated github.com: the app's name, the scopes it asks for, the simulated
 // signed-in user (a select list of the seeded accounts) and Authorize / Cancel buttons that post back.
 // Everything shown is HTML-escaped; the form carries only an opaque id of the held request.
-import type { SimResponse } from '../shared/simulator.js';
+import type { SimResponse } from '../shared/wire.js';
 
 const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'read:user': 'Read all user profile data',

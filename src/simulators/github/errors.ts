@@ -1,7 +1,7 @@
 // GitHub's REST error answers, `{message, documentation_url, status}` (status as a string, as
 // api.github.com writes it), and the shape injected fault statuses take on this simulator.
 import { STATUS_CODES } from 'node:http';
-import type { SimResponse } from '../shared/simulator.js';
+import type { SimResponse } from '../shared/wire.js';
 
 export const GITHUB_DOCS = {
   rest: 'https://docs.github.com/rest',

@@ -1,7 +1,7 @@
 // Request and response details GitHub's two hosts share: how credentials arrive (`token`/`Bearer`,
 // Basic), how the token endpoint reads its parameters and formats its answer, and the REST API's
 // version, media type and conditional request (ETag, Last-Modified) rules.
-import type { SimRequest, SimResponse } from '../shared/simulator.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
 import { GITHUB_DOCS, githubError } from './errors.js';
 
 export function redirect(location: string): SimResponse {

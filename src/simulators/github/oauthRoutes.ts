@@ -1,6 +1,7 @@
 // github.com's side of one OAuth app over HTTP: the authorize page and its decision, the token
 // endpoint (answering errors with 200, as GitHub does), and the app's grant and token deletion.
-import type { Route, SimRequest, SimResponse } from '../shared/simulator.js';
+import type { Route } from '../shared/router.js';
+import type { SimRequest, SimResponse } from '../shared/wire.js';
 import { consentPage, errorPage } from './authorizePage.js';
 import { GITHUB_DOCS, githubError } from './errors.js';
 import { basicCredentials, bodyParams, formatTokenBody, redirect } from './http.js';

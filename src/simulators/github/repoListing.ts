@@ -1,6 +1,6 @@
 // `GET /user/repos` over one user's repositories: the documented filters (visibility, affiliation,
 // type, since, before), sort and direction, `per_page`/`page` pages and the `Link` header GitHub writes.
-import type { SimResponse } from '../shared/simulator.js';
+import type { SimResponse } from '../shared/wire.js';
 import { GITHUB_DOCS, JSON_HEADERS } from './errors.js';
 import type { GitHubRepoRecord } from './seed.js';
 

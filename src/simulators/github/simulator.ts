@@ -3,12 +3,10 @@
 // `GET /user/repos` paged by `Link`, ETag/304 that costs no quota, x-ratelimit-* per user, API version
 // and media type checks, GitHub's error bodies), plus signed webhooks and the shared fault injector.
 import { randomUUID } from 'node:crypto';
-import type { FaultRule } from '../shared/faults.js';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
-import { providerFaultController, withProviderError } from '../shared/providerFaults.js';
-import type { Simulator } from '../shared/simulator.js';
-import { createSimulator, delegateSimulator } from '../shared/simulator.js';
+import type { ProviderSimulatorOptions, Simulator } from '../shared/simulator.js';
+import { createSimulator } from '../shared/simulator.js';
 import { createApiRoutes } from './apiRoutes.js';
 import { githubFaultError } from './errors.js';
 import type { TokenResponseBody } from './oauth.js';
@@ -32,7 +30,7 @@ import {
 
 export type { GitHubWebhookDelivery, GitHubWebhookTarget } from './webhooks.js';
 
-export interface GitHubSimulatorOptions {
+export interface GitHubSimulatorOptions extends ProviderSimulatorOptions {
   /** Accounts and how many repositories each owns, seeded deterministically. Default: DEFAULT_GITHUB_SEED (one account with 250 repositories). */
   accounts?: readonly GitHubSeedAccount[];
   /** PRNG seed of the generated data. Default: DEFAULT_GITHUB_PRNG_SEED. */
@@ -65,12 +63,6 @@ export interface GitHubSimulatorOptions {
   webhookTimeoutMs?: number;
   /** Clock in ms since the epoch, for token, code and rate-limit expiry and payload times. Default: Date.now. */
   now?: () => number;
-  /** Interface to listen on. Default: `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on. Default: 0 (random). */
-  port?: number;
-  /** Fault rules installed at creation; 403/429 answer as GitHub's secondary rate limit with `retry-after`. Default: none. */
-  faults?: readonly FaultRule[];
 }
 
 export interface GitHubSimulator extends Simulator {
@@ -215,7 +207,10 @@ export function createGitHubSimulator(opts: GitHubSimulatorOptions = {}): GitHub
     host: opts.host,
     port: opts.port,
     requestIdHeader: 'x-github-request-id',
-    faults: opts.faults?.map((rule) => withProviderError(rule, githubFaultError)),
+    faults: opts.faults,
+    errorShape: githubFaultError,
+    onClose: () => outbox.close(),
+    onReset: () => oauth.resetCounters(),
     routes: [
       ...createOAuthRoutes({ oauth, store, clientId, appName, autoApprove: opts.autoApprove ?? false }),
       ...createApiRoutes({ oauth, limiter, store, urls, apiVersions, now }),
@@ -291,20 +286,15 @@ export function createGitHubSimulator(opts: GitHubSimulatorOptions = {}): GitHub
     flushWebhooks: () => outbox.flush(),
   };
 
-  const base = delegateSimulator(sim, {
-    onClose: () => outbox.close(),
-    onReset: () => oauth.resetCounters(),
-    faults: providerFaultController(sim.faults, githubFaultError),
-  });
-  const closeBase = base.close;
+  const { start: startSim, close: closeSim } = sim;
   // start() and close() also keep the base URL that REST objects and Link headers are built on.
-  return Object.assign(base, own, {
+  return Object.assign(sim, own, {
     async start() {
-      baseUrl = await sim.start();
+      baseUrl = await startSim();
       return baseUrl;
     },
     async close() {
-      await closeBase();
+      await closeSim();
       baseUrl = undefined;
     },
   });
