@@ -2,6 +2,8 @@
 // missing value stops startup with one message naming every bad variable (never its value).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { type EncryptionKey, parseKeyRing } from './accounts/crypto.js';
+import { parseReturnUrlRules, type ReturnUrlRule } from './accounts/returnTo.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -181,6 +183,24 @@ export interface Config {
   };
   /** How long SIGTERM waits for requests in flight before forcing exit, in ms. Default 10000 ms. */
   shutdownGraceMs: number;
+  /** Connected accounts: per-user OAuth tokens, encrypted at rest. */
+  accounts: AccountsConfig;
+}
+
+export interface AccountsConfig {
+  /** DATABASE_URL (`postgres://`). Default unset: embedded PGlite in the demo-state directory. Production: required. */
+  databaseUrl: string | undefined;
+  /**
+   * TOKEN_ENCRYPTION_KEYS, parsed: the first key encrypts, all decrypt. Default unset: a demo key
+   * generated once into the demo-state directory. Production: required.
+   */
+  encryptionKeys: EncryptionKey[] | undefined;
+  /** OAUTH_RETURN_URLS: where the OAuth callback may send the browser. Default: the playground. */
+  returnUrls: ReturnUrlRule[];
+  /** How long a begun connection may be completed, in ms. Default 600000 ms (10 min). */
+  stateTtlMs: number;
+  /** Refresh a user's token this long before it expires, in ms. Default 60000 ms (60 s). */
+  refreshSkewMs: number;
 }
 
 /** Thrown by loadConfig; `problems` has one line per bad variable. */
@@ -210,6 +230,8 @@ const SECRET_VARIABLES = new Set([
   'TWILIO_AUTH_TOKEN',
   'SENDGRID_API_KEY',
   'ROUTER_SECRET',
+  'DATABASE_URL',
+  'TOKEN_ENCRYPTION_KEYS',
 ]);
 
 /**
@@ -358,6 +380,8 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     ROUTER_SECRET_LENGTH,
   );
 
+  const accounts = accountsConfig(get, problems, { isProduction, port, publicBaseUrl });
+
   const config: Config = {
     nodeEnv,
     isProduction,
@@ -494,10 +518,61 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
     },
     federation: { routerSecret },
     shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),
+    accounts,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * Connected accounts. DATABASE_URL and TOKEN_ENCRYPTION_KEYS are secrets (a password, keys): their
+ * problems are named, never their values.
+ */
+function accountsConfig(
+  get: (name: string) => string | undefined,
+  problems: string[],
+  context: { isProduction: boolean; port: number; publicBaseUrl: string | undefined },
+): AccountsConfig {
+  const databaseUrl = get('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl))
+    problems.push('DATABASE_URL: expected a postgres:// or postgresql:// URL');
+  if (context.isProduction && databaseUrl === undefined)
+    problems.push('DATABASE_URL: required in production');
+
+  const keysText = get('TOKEN_ENCRYPTION_KEYS');
+  let encryptionKeys: EncryptionKey[] | undefined;
+  if (keysText !== undefined) {
+    try {
+      encryptionKeys = parseKeyRing(keysText);
+    } catch (error) {
+      // parseKeyRing's messages name positions and key ids, never key material.
+      problems.push(`TOKEN_ENCRYPTION_KEYS: ${(error as Error).message}`);
+    }
+  } else if (context.isProduction) {
+    problems.push('TOKEN_ENCRYPTION_KEYS: required in production');
+  }
+
+  const playground = context.publicBaseUrl
+    ? `${context.publicBaseUrl.replace(/\/+$/, '')}/graphql`
+    : `http://localhost:${context.port}/graphql,http://127.0.0.1:${context.port}/graphql`;
+  const returnUrlsText = get('OAUTH_RETURN_URLS');
+  let returnUrls: ReturnUrlRule[] = [];
+  try {
+    returnUrls = parseReturnUrlRules(returnUrlsText ?? playground, { requireHttps: context.isProduction });
+  } catch (error) {
+    problems.push(
+      `${returnUrlsText === undefined ? 'PUBLIC_BASE_URL' : 'OAUTH_RETURN_URLS'}: ${(error as Error).message}`,
+    );
+  }
+
+  return {
+    databaseUrl,
+    encryptionKeys,
+    returnUrls,
+    stateTtlMs: 10 * 60 * 1000, // 10 min
+    refreshSkewMs: 60 * 1000, // 60 s
+  };
 }
 
 const booleanString = z
