@@ -1,0 +1,65 @@
+// The two engines connected accounts run on, for tests: PGlite in a temporary directory, and the
+// local PostgreSQL (127.0.0.1:5432) with a database created for this run (junction_test_<random>)
+// and dropped afterwards. No other database is touched.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openPglite, openPostgres, type Sql } from '../../../../src/accounts/database.js';
+
+export const ENGINES = ['pglite', 'postgres'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** Where the test databases are created. Override with JUNCTION_TEST_PG_ADMIN_URL. */
+const ADMIN_URL = process.env.JUNCTION_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase {
+  engine: Engine;
+  /** The PostgreSQL URL of the test database (postgres only). */
+  url: string | undefined;
+  /** The PGlite directory (pglite only). */
+  dir: string | undefined;
+  /** A new connection (pool) to the same database. PGlite allows one open at a time. */
+  open(): Promise<Sql>;
+  /** Drops the database or removes the directory. */
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(engine: Engine): Promise<TestDatabase> {
+  if (engine === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-pglite-'));
+    return {
+      engine,
+      url: undefined,
+      dir,
+      open: () => openPglite(dir),
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `junction_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    engine,
+    url: url.href,
+    dir: undefined,
+    open: () => openPostgres({ connectionString: url.href }),
+    async drop() {
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
