@@ -91,6 +91,8 @@ describe('loadConfig', () => {
       JWT_SECRET: 'x'.repeat(40),
       ...usersEnv,
       ...providersEnv,
+      DATABASE_URL: 'postgres://junction@db.internal/junction',
+      TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
     });
     expect(config.stripe).toMatchObject({
       kind: 'remote',
