@@ -61,13 +61,12 @@ describe('KeyRing', () => {
       // Same concatenation, different parts: length prefixes keep them apart.
       ['connected_accounts', 'usr_1g', 'ithub', 'access_token'],
     ]) {
-      const error = (() => {
-        try {
-          ring.decrypt(ct, other);
-        } catch (e) {
-          return e;
-        }
-      })();
+      let error: unknown;
+      try {
+        ring.decrypt(ct, other);
+      } catch (e) {
+        error = e;
+      }
       expect(isAccountErrorCode(error, 'TOKEN_DECRYPT_FAILED')).toBe(true);
     }
   });
