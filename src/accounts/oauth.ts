@@ -53,6 +53,7 @@ export type CallbackOutcome =
 /** Our states: 32 random bytes, base64url. Anything else is refused before the database is asked. */
 const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 const CODE_FORMAT = /^[\x21-\x7e]{1,2048}$/;
+const MAX_USER_ID_LENGTH = 256;
 
 export class OAuthFlow {
   private readonly now: () => number;
@@ -69,6 +70,9 @@ export class OAuthFlow {
    */
   async begin(viewerId: string, providerId: string, returnTo?: string | null): Promise<BeginResult> {
     const spec = this.spec(providerId);
+    // The viewer id comes from a verified token; the table holds ids of 1..256 characters.
+    if (viewerId.length === 0 || viewerId.length > MAX_USER_ID_LENGTH)
+      throw new TypeError(`viewer id: expected 1..${MAX_USER_ID_LENGTH} characters`);
     const target = checkReturnTo(returnTo, this.options.returnUrls);
     const state = randomBytes(32).toString('base64url');
     const codeVerifier = randomBytes(32).toString('base64url'); // 43 characters, RFC 7636 §4.1

@@ -237,6 +237,9 @@ describe.each(ENGINES)('OAuth flow on %s', (engine) => {
     }
     expect(await count(f, 'oauth_states')).toBe(0);
     await expect(f.accounts.begin('usr_1', 'nope')).rejects.toMatchObject({ code: 'PROVIDER_NOT_SUPPORTED' });
+    await expect(f.accounts.begin('u'.repeat(257), 'fake')).rejects.toThrow(
+      'viewer id: expected 1..256 characters',
+    );
   });
 
   it('keeps at most 10 pending flows per user: beginning an 11th drops the oldest', async () => {
