@@ -32,7 +32,7 @@ describe.each(ENGINES)('tokens at rest on %s', (engine) => {
   let f: Fixture;
   beforeAll(async () => {
     f = await createFixture(engine, { keys: KeyRing.fromText(keyA) });
-  });
+  }, 60_000); // a cold PGlite directory takes seconds on a busy machine
   afterAll(async () => {
     await f?.close();
   });
@@ -161,7 +161,7 @@ describe('npm run accounts:reencrypt', () => {
   let f: Fixture;
   beforeAll(async () => {
     f = await createFixture('postgres', { keys: KeyRing.fromText(keyA) });
-  });
+  }, 60_000); // a cold PGlite directory takes seconds on a busy machine
   afterAll(async () => {
     await f?.close();
   });

@@ -39,7 +39,7 @@ describe.each(ENGINES)('migrate on %s', (engine) => {
   beforeAll(async () => {
     db = await createTestDatabase(engine);
     sql = await db.open();
-  });
+  }, 60_000); // a cold PGlite directory takes seconds on a busy machine
   afterAll(async () => {
     await sql?.close();
     await db?.drop();
