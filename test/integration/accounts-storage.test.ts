@@ -15,7 +15,7 @@ import { migrate } from '../../src/accounts/migrate.js';
 import { keyUsage, reencryptAll } from '../../src/accounts/reencrypt.js';
 import { parseReturnUrlRules } from '../../src/accounts/returnTo.js';
 import type { StateRecord } from '../../src/accounts/store.js';
-import { ENGINES } from '../unit/accounts/support/databases.js';
+import { ENGINES, freshPgliteDir } from '../unit/accounts/support/databases.js';
 import { startFakeOAuthServer } from '../unit/accounts/support/fakeOAuthServer.js';
 import {
   createFixture,
@@ -208,7 +208,7 @@ describe('npm run accounts:reencrypt', () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'junction-state-'));
     const oauth = await startFakeOAuthServer();
     try {
-      const sql = await openPglite(join(stateDir, 'pglite'));
+      const sql = await openPglite(await freshPgliteDir(join(stateDir, 'pglite')));
       await migrate(sql);
       const accounts = new ConnectedAccounts({
         sql,
@@ -238,7 +238,7 @@ describe('npm run accounts:reencrypt', () => {
 
 describe('the embedded database', () => {
   it('keeps connections across a restart, and one process at a time', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'junction-pglite-'));
+    const dir = await freshPgliteDir(mkdtempSync(join(tmpdir(), 'junction-pglite-')));
     const oauth = await startFakeOAuthServer();
     const keys = KeyRing.fromText(keyA);
     const open = async () => {

@@ -2,9 +2,9 @@
 // local PostgreSQL (127.0.0.1:5432) with a database created for this run (junction_test_<random>)
 // and dropped afterwards. No other database is touched.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { openPglite, openPostgres, type Sql } from '../../../../src/accounts/database.js';
 
@@ -26,9 +26,39 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+const root = resolve(import.meta.dirname, '../../../..');
+
+/**
+ * A new, empty PGlite data directory at `dir` (created), copied from a template initialised once
+ * per PGlite version under node_modules/.cache: initdb in WebAssembly costs seconds of CPU, a copy
+ * a fraction of one. The template is made in a directory of its own and renamed into place, so
+ * test files starting together agree on one.
+ */
+export async function freshPgliteDir(dir: string): Promise<string> {
+  const version = (
+    JSON.parse(readFileSync(join(root, 'node_modules/@electric-sql/pglite/package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  const template = join(root, 'node_modules/.cache', `junction-pglite-template-${version}`);
+  if (!existsSync(template)) {
+    mkdirSync(dirname(template), { recursive: true });
+    const making = mkdtempSync(`${template}.partial-`);
+    const sql = await openPglite(making);
+    await sql.close();
+    try {
+      renameSync(making, template);
+    } catch {
+      rmSync(making, { recursive: true, force: true }); // another file made it first
+    }
+  }
+  cpSync(template, dir, { recursive: true });
+  return dir;
+}
+
 export async function createTestDatabase(engine: Engine): Promise<TestDatabase> {
   if (engine === 'pglite') {
-    const dir = mkdtempSync(join(tmpdir(), 'junction-pglite-'));
+    const dir = await freshPgliteDir(mkdtempSync(join(tmpdir(), 'junction-pglite-')));
     return {
       engine,
       url: undefined,
