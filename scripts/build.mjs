@@ -1,5 +1,5 @@
 // `npm run build`: compiles src/ to dist/ with tsc, then copies what the server reads at run time
-// besides code (the schema SDL and the playground's own assets), so the output runs without src/.
+// besides code (the schema SDL, the playground's own assets and the accounts' SQL migrations), so the output runs without src/.
 // `--out <dir>` builds elsewhere (the build test uses a directory under node_modules/.cache).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
@@ -19,3 +19,4 @@ execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '-
 mkdirSync(join(out, 'schema'), { recursive: true });
 cpSync(join(root, 'schema'), join(out, 'schema'), { recursive: true });
 cpSync(join(root, 'src/graphql/playground'), join(out, 'graphql/playground'), { recursive: true });
+cpSync(join(root, 'src/accounts/migrations'), join(out, 'accounts/migrations'), { recursive: true });

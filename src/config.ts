@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { type EncryptionKey, parseKeyRing } from './accounts/crypto.js';
+import { parseReturnUrlRules, type ReturnUrlRule } from './accounts/returnTo.js';
 import { generateDemoSecret } from './demoState.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -208,6 +210,24 @@ export interface Config {
    * (0: drain at once). SIGINT (Ctrl-C) never waits.
    */
   shutdownReadinessDelayMs: number;
+  /** Connected accounts: per-user OAuth tokens, encrypted at rest. */
+  accounts: AccountsConfig;
+}
+
+export interface AccountsConfig {
+  /** DATABASE_URL (`postgres://`). Default unset: embedded PGlite in the demo-state directory. Production: required. */
+  databaseUrl: string | undefined;
+  /**
+   * TOKEN_ENCRYPTION_KEYS, parsed: the first key encrypts, all decrypt. Default unset: a demo key
+   * generated once into the demo-state directory. Production: required.
+   */
+  encryptionKeys: EncryptionKey[] | undefined;
+  /** OAUTH_RETURN_URLS: where the OAuth callback may send the browser. Default: the playground. */
+  returnUrls: ReturnUrlRule[];
+  /** How long a begun connection may be completed, in ms. Default 600000 ms (10 min). */
+  stateTtlMs: number;
+  /** Refresh a user's token this long before it expires, in ms. Default 60000 ms (60 s). */
+  refreshSkewMs: number;
 }
 
 export interface LoadConfigOptions {
@@ -258,6 +278,8 @@ const SECRET_VARIABLES = new Set([
   'TWILIO_AUTH_TOKEN',
   'SENDGRID_API_KEY',
   'ROUTER_SECRET',
+  'DATABASE_URL',
+  'TOKEN_ENCRYPTION_KEYS',
 ]);
 
 /**
@@ -446,6 +468,8 @@ export function loadConfig(
   }
   const isDemoSecret = !isProduction && !jwtConfigured && remoteProviders.length === 0 && !exposed;
 
+  const accounts = accountsConfig(get, problems, { isProduction, port, publicBaseUrl });
+
   const config: Config = {
     nodeEnv,
     isProduction,
@@ -609,6 +633,7 @@ export function loadConfig(
       isProduction ? 5_000 : 0,
       'milliseconds 0..600000',
     ),
+    accounts,
   };
 
   // Asked for last, and only for a valid demo configuration: nothing is generated or written for
@@ -623,6 +648,56 @@ export function loadConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * Connected accounts. DATABASE_URL and TOKEN_ENCRYPTION_KEYS are secrets (a password, keys): their
+ * problems are named, never their values.
+ */
+function accountsConfig(
+  get: (name: string) => string | undefined,
+  problems: string[],
+  context: { isProduction: boolean; port: number; publicBaseUrl: string | undefined },
+): AccountsConfig {
+  const databaseUrl = get('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl))
+    problems.push('DATABASE_URL: expected a postgres:// or postgresql:// URL');
+  if (context.isProduction && databaseUrl === undefined)
+    problems.push('DATABASE_URL: required in production');
+
+  const keysText = get('TOKEN_ENCRYPTION_KEYS');
+  let encryptionKeys: EncryptionKey[] | undefined;
+  if (keysText !== undefined) {
+    try {
+      encryptionKeys = parseKeyRing(keysText);
+    } catch (error) {
+      // parseKeyRing's messages name positions and key ids, never key material.
+      problems.push(`TOKEN_ENCRYPTION_KEYS: ${(error as Error).message}`);
+    }
+  } else if (context.isProduction) {
+    problems.push('TOKEN_ENCRYPTION_KEYS: required in production');
+  }
+
+  const playground = context.publicBaseUrl
+    ? `${context.publicBaseUrl.replace(/\/+$/, '')}/graphql`
+    : `http://localhost:${context.port}/graphql,http://127.0.0.1:${context.port}/graphql`;
+  const returnUrlsText = get('OAUTH_RETURN_URLS');
+  let returnUrls: ReturnUrlRule[] = [];
+  try {
+    returnUrls = parseReturnUrlRules(returnUrlsText ?? playground, { requireHttps: context.isProduction });
+  } catch (error) {
+    problems.push(
+      `${returnUrlsText === undefined ? 'PUBLIC_BASE_URL' : 'OAUTH_RETURN_URLS'}: ${(error as Error).message}`,
+    );
+  }
+
+  return {
+    databaseUrl,
+    encryptionKeys,
+    returnUrls,
+    stateTtlMs: 10 * 60 * 1000, // 10 min
+    refreshSkewMs: 60 * 1000, // 60 s
+  };
 }
 
 const booleanString = z

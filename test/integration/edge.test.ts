@@ -35,6 +35,8 @@ const PRODUCTION_ENV = {
   SENDGRID_API_KEY: 'SG.config-only',
   SENDGRID_FROM_EMAIL: 'noreply@example.com',
   SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+  DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction', // config only: nothing connects yet
+  TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
 };
 
 /** A persisted query manifest registering `body`, in a fresh temporary file. */

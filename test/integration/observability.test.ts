@@ -241,6 +241,8 @@ describe('upstream report', () => {
         SENDGRID_API_KEY: 'SG.x',
         SENDGRID_FROM_EMAIL: 'a@b.c',
         SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+        DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction', // config only: nothing connects yet
+        TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
       },
     });
     const headers = { 'x-junction-upstream-report': '1' };

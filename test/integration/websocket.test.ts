@@ -30,6 +30,8 @@ const PRODUCTION_ENV = {
   SENDGRID_API_KEY: 'SG.config-only',
   SENDGRID_FROM_EMAIL: 'noreply@example.com',
   SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+  DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction', // config only: nothing connects yet
+  TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
 };
 
 const PAYMENT_UPDATED = 'subscription Watch { paymentUpdated(userId: "usr_0001") { id status } }';

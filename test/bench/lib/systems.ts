@@ -125,6 +125,9 @@ export function systemEnv(id: SystemId, sims: SimsInfo, knobs: EnvKnobs): Record
     SENDGRID_API_KEY: sims.sendgrid.apiKey,
     SENDGRID_FROM_EMAIL: 'bench@junction.test',
     SENDGRID_WEBHOOK_PUBLIC_KEY: sims.sendgrid.webhookPublicKey,
+    // Connected accounts are not wired yet: production only requires these to be set.
+    DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction',
+    TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
     UPSTREAM_CONCURRENCY: String(knobs.connections),
     USERS_RATE_LIMIT_PER_SECOND: rate,
     STRIPE_RATE_LIMIT_PER_SECOND: rate,

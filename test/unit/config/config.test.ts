@@ -18,6 +18,8 @@ const providersEnv = {
   SENDGRID_API_KEY: 'SG.key',
   SENDGRID_FROM_EMAIL: 'noreply@example.com',
   SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+  DATABASE_URL: 'postgres://junction@db.internal/junction',
+  TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
 };
 
 const JWT_SECRET = 'a-configured-secret-that-is-long-enough-0123';
@@ -191,6 +193,8 @@ describe('loadConfig', () => {
       JWT_SECRET: 'x'.repeat(40),
       ...usersEnv,
       ...providersEnv,
+      DATABASE_URL: 'postgres://junction@db.internal/junction',
+      TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
     });
     expect(config.stripe).toMatchObject({
       kind: 'remote',

@@ -1,0 +1,151 @@
+// Connected accounts as one unit the application builds at startup and closes at shutdown: the
+// database (PostgreSQL or embedded PGlite, migrated), the encrypted store, the OAuth flow and the
+// token keeper, over the providers that support per-user OAuth. The GraphQL and HTTP layers use
+// this interface only.
+import type { KeyRing } from './crypto.js';
+import { openPglite, openPostgres, type Sql } from './database.js';
+import { AccountError } from './errors.js';
+import { migrate } from './migrate.js';
+import { type BeginResult, type CallbackOutcome, type CallbackParams, OAuthFlow } from './oauth.js';
+import { type OAuthProviderSpec, PROVIDER_ID } from './provider.js';
+import type { ReturnUrlRule } from './returnTo.js';
+import { AccountStore, type ConnectedAccountSummary } from './store.js';
+import type { TokenEndpointOptions } from './tokenEndpoint.js';
+import { AccountTokens, type AccountTokensOptions } from './tokens.js';
+
+export interface AccountsDatabaseOptions {
+  /** PostgreSQL (`postgres://...`); when undefined, PGlite in `pgliteDir`. */
+  databaseUrl: string | undefined;
+  /** The embedded database's directory (demo mode: `<JUNCTION_STATE_DIR>/pglite`). */
+  pgliteDir: string;
+  /** Called when an idle PostgreSQL connection fails (logged; the pool replaces it). */
+  onIdleError?: (error: Error) => void;
+}
+
+/** Opens the configured database and applies pending migrations. */
+export async function openAccountsDatabase(options: AccountsDatabaseOptions): Promise<Sql> {
+  const sql =
+    options.databaseUrl !== undefined
+      ? await openPostgres({
+          connectionString: options.databaseUrl,
+          ...(options.onIdleError ? { onIdleError: options.onIdleError } : {}),
+        })
+      : await openPglite(options.pgliteDir);
+  try {
+    await migrate(sql);
+  } catch (error) {
+    await sql.close();
+    throw error;
+  }
+  return sql;
+}
+
+export interface ConnectedAccountsOptions {
+  sql: Sql;
+  keys: KeyRing;
+  providers: readonly OAuthProviderSpec[];
+  returnUrls: readonly ReturnUrlRule[];
+  /** How long a begun flow may be completed, in ms. Default 600000 ms (10 min). */
+  stateTtlMs?: number;
+  /** Refresh this long before expiry, in ms. Default 60000 ms (60 s). */
+  refreshSkewMs?: number;
+  /** Limit of a revocation at disconnect, in ms. Default 5000 ms. */
+  revokeTimeoutMs?: number;
+  tokenEndpoint?: TokenEndpointOptions;
+  onRefresh?: AccountTokensOptions['onRefresh'];
+  now?: () => number;
+}
+
+export interface DisconnectResult {
+  /** A connection existed and is deleted. */
+  disconnected: boolean;
+  /** The provider confirmed the grant revoked (false: it may stay listed in the user's provider settings). */
+  revoked: boolean;
+}
+
+export class ConnectedAccounts {
+  readonly store: AccountStore;
+  readonly flow: OAuthFlow;
+  readonly tokens: AccountTokens;
+  private readonly providers: ReadonlyMap<string, OAuthProviderSpec>;
+
+  constructor(private readonly options: ConnectedAccountsOptions) {
+    for (const spec of options.providers)
+      if (!PROVIDER_ID.test(spec.id))
+        throw new TypeError(`provider id: expected ${PROVIDER_ID}, got ${spec.id}`);
+    this.providers = new Map(options.providers.map((p) => [p.id, p]));
+    const now = options.now ?? Date.now;
+    this.store = new AccountStore(options.sql, options.keys, now);
+    this.flow = new OAuthFlow({
+      store: this.store,
+      providers: this.providers,
+      returnUrls: options.returnUrls,
+      now,
+      ...(options.stateTtlMs !== undefined ? { stateTtlMs: options.stateTtlMs } : {}),
+      ...(options.tokenEndpoint ? { tokenEndpoint: options.tokenEndpoint } : {}),
+    });
+    this.tokens = new AccountTokens({
+      store: this.store,
+      providers: this.providers,
+      now,
+      ...(options.refreshSkewMs !== undefined ? { refreshSkewMs: options.refreshSkewMs } : {}),
+      ...(options.tokenEndpoint ? { tokenEndpoint: options.tokenEndpoint } : {}),
+      ...(options.onRefresh ? { onRefresh: options.onRefresh } : {}),
+    });
+  }
+
+  /** `Mutation.connectAccount`: the provider's authorization URL for this viewer. */
+  begin(viewerId: string, provider: string, returnTo?: string | null): Promise<BeginResult> {
+    return this.flow.begin(viewerId, provider, returnTo);
+  }
+
+  /** `GET /oauth/:provider/callback`. */
+  complete(
+    provider: string,
+    params: CallbackParams,
+    options?: { viewerId?: string },
+  ): Promise<CallbackOutcome> {
+    return this.flow.complete(provider, params, options);
+  }
+
+  /** A valid access token (refreshed when needed); see AccountTokens.getAccessToken. */
+  getAccessToken(userId: string, provider: string, signal?: AbortSignal): Promise<string> {
+    return this.tokens.getAccessToken(userId, provider, signal);
+  }
+
+  /** Called on a 401 to `usedAccessToken`; see AccountTokens.markReconnectRequired. */
+  markReconnectRequired(userId: string, provider: string, usedAccessToken: string): Promise<boolean> {
+    return this.tokens.markReconnectRequired(userId, provider, usedAccessToken);
+  }
+
+  /** `User.connectedAccounts`: the user's connections, never a token. Who may see what is the caller's rule. */
+  list(userId: string): Promise<ConnectedAccountSummary[]> {
+    return this.store.listAccounts(userId);
+  }
+
+  /**
+   * `Mutation.disconnectAccount`: revokes the grant at the provider, then deletes the row. The row
+   * is deleted even when the provider cannot be reached: Junction keeps no token the user asked it
+   * to forget; `revoked: false` says the grant may still be listed at the provider.
+   */
+  async disconnect(userId: string, provider: string): Promise<DisconnectResult> {
+    const spec = this.providers.get(provider);
+    if (!spec) throw new AccountError('PROVIDER_NOT_SUPPORTED', 'no such provider', { provider });
+    const record = await this.store.getAccount(userId, provider);
+    if (!record) return { disconnected: false, revoked: false };
+    let revoked = false;
+    try {
+      const tokens = this.store.readTokens(record);
+      await spec.revoke(tokens, AbortSignal.timeout(this.options.revokeTimeoutMs ?? 5_000)); // 5 s
+      revoked = true;
+    } catch {
+      revoked = false;
+    }
+    const disconnected = await this.store.deleteAccount(userId, provider);
+    return { disconnected, revoked };
+  }
+
+  close(): Promise<void> {
+    return this.options.sql.close();
+  }
+}
