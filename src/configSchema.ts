@@ -90,7 +90,7 @@ export function integer(name: string, o: RangeOptions<number>): Variable<number>
 export function integer(name: string, o: RangeOptions<number | undefined>): Variable<number | undefined>;
 export function integer(name: string, o: RangeOptions<number | undefined>): Variable<number | undefined> {
   const what = o.unit ? `${o.unit} ${o.min}..${o.max}` : `an integer ${o.min}..${o.max}`;
-  return build(
+  return build<number | undefined>(
     name,
     o,
     what,
@@ -110,7 +110,7 @@ export function decimal(
   o: RangeOptions<number> & { exclusiveMin?: boolean },
 ): Variable<number> {
   const what = `a number ${o.exclusiveMin ? `in (${o.min}, ${o.max}]` : `${o.min}..${o.max}`}`;
-  return build(
+  return build<number>(
     name,
     o,
     what,
@@ -129,7 +129,7 @@ const TRUE = new Set(['true', '1', 'yes']);
 const FALSE = new Set(['false', '0', 'no']);
 
 export function flag(name: string, o: Common<boolean>): Variable<boolean> {
-  return build(name, o, 'true or false', (raw) => {
+  return build<boolean>(name, o, 'true or false', (raw) => {
     const t = raw.trim().toLowerCase();
     if (TRUE.has(t)) return { ok: true, value: true };
     if (FALSE.has(t)) return { ok: true, value: false };
@@ -142,7 +142,7 @@ export function oneOf<const V extends string>(name: string, values: readonly V[]
     values.length <= 2
       ? values.join(' or ')
       : `one of ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
-  return build(name, o, what, (raw) => {
+  return build<V>(name, o, what, (raw) => {
     const t = raw.trim() as V;
     return values.includes(t) ? { ok: true, value: t } : { ok: false };
   });
@@ -160,7 +160,7 @@ interface TextOptions<T> extends Common<T> {
 export function text(name: string, o: TextOptions<string>): Variable<string>;
 export function text(name: string, o: TextOptions<string | undefined>): Variable<string | undefined>;
 export function text(name: string, o: TextOptions<string | undefined>): Variable<string | undefined> {
-  return build(name, o, o.expected ?? 'a string', (raw) => {
+  return build<string | undefined>(name, o, o.expected ?? 'a string', (raw) => {
     const min = o.minLength ?? 1;
     if (raw.length < min || (o.maxLength !== undefined && raw.length > o.maxLength)) return { ok: false };
     if (o.pattern && !o.pattern.test(raw)) return { ok: false };
@@ -179,7 +179,7 @@ export function url(
   o: Common<string | undefined> & { protocols?: readonly string[] },
 ): Variable<string | undefined> {
   const protocols = o.protocols ?? ['http', 'https'];
-  return build(name, o, `a ${protocols.join(' or ')} URL`, (raw) => {
+  return build<string | undefined>(name, o, `a ${protocols.join(' or ')} URL`, (raw) => {
     const t = raw.trim();
     try {
       const parsed = new URL(t);
@@ -197,7 +197,7 @@ export function secret(
 ): Variable<string | undefined> {
   const min = o.minBytes ?? 1;
   const what = o.maxBytes ? `${min}..${o.maxBytes} bytes` : `at least ${min} bytes`;
-  return build(
+  return build<string | undefined>(
     name,
     o,
     what,
@@ -221,7 +221,7 @@ export function list<T>(
     maxItems?: number;
   },
 ): Variable<T[]> {
-  return build(
+  return build<T[]>(
     name,
     o,
     o.expected,
@@ -248,7 +248,7 @@ export function custom<T>(
   name: string,
   o: Common<T> & { parse: (raw: string) => T | undefined; expected: string; secret?: boolean },
 ): Variable<T> {
-  return build(
+  return build<T>(
     name,
     o,
     o.expected,
