@@ -32,14 +32,13 @@ import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createOperationReporter, operationPlugin } from './observability/operationPlugin.js';
-import { createServices, type ProviderEndpoints } from './services.js';
+import { type BuiltServices, createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
 import { PoolRegistry } from './upstream/pools.js';
 import { EventDeduper } from './webhooks/dedupe.js';
 import { PubSub } from './webhooks/pubsub.js';
 import { registerWebhookRoutes } from './webhooks/routes.js';
-import { sendgridPublicKey } from './webhooks/verifySendGrid.js';
 
 export type { ProviderEndpoints };
 
@@ -54,7 +53,8 @@ export interface AppOptions {
 
 export interface App {
   server: FastifyInstance;
-  services: Services;
+  /** The provider clients: by capability (as resolvers see them), by name, and their pipelines. */
+  services: BuiltServices;
   health: ProviderHealth;
   cache: ResponseCache;
   pools: PoolRegistry;
@@ -114,17 +114,25 @@ export async function buildApp(options: AppOptions): Promise<App> {
     onOutcome: (p, o) => metrics.cache(p, o),
   });
   const health = new ProviderHealth();
-  const services = createServices({ config, endpoints, pools, cache, health, logger, metrics });
+  // Where providers reach this Junction: PUBLIC_BASE_URL, or (demo mode) the listen URL once known.
+  let publicBaseUrl = config.publicBaseUrl;
+  const setPublicBaseUrl = (url: string) => {
+    publicBaseUrl = url;
+  };
+  const services = createServices({
+    config,
+    endpoints,
+    pools,
+    cache,
+    health,
+    logger,
+    metrics,
+    publicBaseUrl: () => publicBaseUrl,
+  });
   metrics.watchPipelines(services.pipelines);
   health.watchPipelines(services.pipelines);
   const pubsub = new PubSub();
   const deduper = new EventDeduper();
-  let publicBaseUrl = config.publicBaseUrl ?? endpoints.twilio.publicBaseUrl;
-  const setPublicBaseUrl = (url: string) => {
-    publicBaseUrl = url;
-    services.settings.smsStatusCallbackUrl = new URL('/webhooks/twilio', url).toString();
-  };
-  if (publicBaseUrl) setPublicBaseUrl(publicBaseUrl);
 
   const server: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -216,7 +224,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const verifyViewer = createViewerVerifier(config.jwt);
   const contextFactory = createContextFactory({
-    services,
+    services: services.services,
+    clients: services.clients,
     pubsub,
     verifyViewer,
     operationTimeoutMs: config.graphql.operationTimeoutMs,
@@ -274,22 +283,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   await registerWebhookRoutes(server, {
-    services,
+    clients: services.clients,
+    endpoints,
     pubsub,
     deduper,
+    publicBaseUrl: () => publicBaseUrl,
     observer: {
       received: (provider) => metrics.webhookReceived(provider),
       rejected: (provider, reason) => metrics.webhookRejected(provider, reason),
       duplicate: (provider) => metrics.webhookDuplicate(provider),
       unusable: (provider, count) => metrics.webhookUnusable(provider, count),
-    },
-    secrets: {
-      stripeSecrets: endpoints.stripe.webhookSecrets,
-      twilioAuthToken: endpoints.twilio.authToken,
-      publicBaseUrl: () => publicBaseUrl,
-      sendgridPublicKey: endpoints.sendgrid.webhookPublicKey
-        ? sendgridPublicKey(endpoints.sendgrid.webhookPublicKey)
-        : undefined,
     },
   });
   const subscriptions = attachSubscriptions({

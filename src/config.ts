@@ -1,233 +1,449 @@
-// Environment -> typed, validated config. Every default lives here with its unit. A bad or
-// missing value stops startup with one message naming every bad variable (never its value).
+// Environment -> typed, validated config. Each section below lists its variables once (name,
+// range, default with its unit, one line of documentation: configSchema.ts); each provider's
+// section lives in its own folder and is reached through the registry. The README's configuration
+// table is rendered from the same lists (`npm run docs:config`; a test keeps it in step). A bad or
+// missing value stops startup with one message naming every bad variable (never a secret's value).
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { z } from 'zod';
 import { type EncryptionKey, parseKeyRing } from './accounts/crypto.js';
 import { parseReturnUrlRules, type ReturnUrlRule } from './accounts/returnTo.js';
+import {
+  type ConfigSource,
+  createSource,
+  custom,
+  type DocumentedSection,
+  decimal,
+  type Env,
+  type Fields,
+  flag,
+  integer,
+  oneOf,
+  readSection,
+  readVariable,
+  secret,
+  text,
+  url,
+  type Values,
+} from './configSchema.js';
 import { generateDemoSecret } from './demoState.js';
+import type { AnyProviderModule, ProviderConfig, RemoteValues } from './providers/module.js';
+import { type ProviderName, providerModules } from './providers/registry.js';
 
-export type NodeEnv = 'development' | 'production' | 'test';
+/** HS256 keys shorter than the hash output (32 bytes) weaken it (RFC 7518 §3.2). */
+export const MIN_JWT_SECRET_BYTES = 32;
+/** ROUTER_SECRET bounds, in characters; a presented header longer than the maximum is refused unread. */
+export const ROUTER_SECRET_MIN_LENGTH = 32;
+export const ROUTER_SECRET_MAX_LENGTH = 512;
 
-/** A provider either points at a real service or runs as an embedded simulator (demo mode). */
-export type ProviderMode<Remote, Simulated = unknown> =
-  | ({ kind: 'remote' } & Remote)
-  | ({ kind: 'simulator' } & Simulated);
+export const coreFields = {
+  nodeEnv: oneOf('NODE_ENV', ['development', 'production', 'test'] as const, {
+    default: 'development',
+    doc: '`production` requires every provider and secret, and never starts a simulator.',
+  }),
+  port: integer('PORT', { min: 0, max: 65_535, default: 4000, doc: 'Listen port.' }),
+  host: text('HOST', {
+    maxLength: 255,
+    expected: 'a host name or address',
+    // Demo mode binds loopback: its generated secret must never guard a reachable listener.
+    default: ({ isProduction }) => (isProduction ? '0.0.0.0' : '127.0.0.1'),
+    defaultDoc: '`127.0.0.1` outside production (demo mode binds loopback), `0.0.0.0` in production',
+    doc: 'Listen address.',
+  }),
+  logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
+    default: 'info',
+    doc: 'pino log level.',
+  }),
+  publicBaseUrl: url('PUBLIC_BASE_URL', {
+    doc: 'Where providers reach this Junction (callbacks, and so what Twilio signs).',
+    defaultDoc: 'demo: the local listen URL',
+  }),
+};
 
-export interface UsersRemote {
-  apiUrl: string;
-  tokenUrl: string;
-  clientId: string;
-  clientSecret: string;
-}
+export const jwtFields = {
+  secret: secret('JWT_SECRET', {
+    min: MIN_JWT_SECRET_BYTES,
+    max: 4096,
+    expected: `at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 key strength), at most 4096`,
+    defaultDoc: 'demo mode (loopback, all simulators): generated once into `.junction/demo-secrets.json`',
+    doc: 'HS256 secret client bearer tokens are verified with; or `JWT_JWKS_URL`. Required in production, and whenever a provider is remote or `HOST` is not loopback.',
+  }),
+  jwksUrl: url('JWT_JWKS_URL', {
+    doc: 'JWKS URL client tokens are verified against (RS256, ES256, PS256, EdDSA).',
+  }),
+  issuer: text('JWT_ISSUER', { doc: 'Required `iss` claim.' }),
+  audience: text('JWT_AUDIENCE', { doc: 'Required `aud` claim.' }),
+  requireExp: flag('JWT_REQUIRE_EXP', { default: true, doc: 'Tokens without `exp` are refused.' }),
+  maxTokenLifetimeSeconds: integer('JWT_MAX_TOKEN_LIFETIME_SECONDS', {
+    min: 60,
+    max: 31_536_000,
+    default: 86_400, // 24 h: the demo token's lifetime
+    unit: 's',
+    doc: 'Longest accepted token lifetime: `exp − iat`, or `exp − now` without `iat`.',
+  }),
+};
 
-export interface StripeRemote {
-  apiBase: string;
-  secretKey: string;
-  /** Webhook signing secrets (`whsec_...`); several while rotating. Empty: webhooks refused. */
-  webhookSecrets: string[];
-}
+export const httpFields = {
+  requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', {
+    min: 100,
+    max: 600_000,
+    default: 30_000,
+    unit: 'ms',
+    doc: 'Time a client has to send a whole request, headers included (then 408); a silent connection is closed after the same time.',
+  }),
+  keepAliveTimeoutMs: integer('HTTP_KEEPALIVE_TIMEOUT_MS', {
+    min: 100,
+    max: 600_000,
+    default: 72_000, // above common balancer idle timeouts (60 s)
+    unit: 'ms',
+    doc: 'Idle kept-alive connection lifetime.',
+  }),
+  shutdownReadinessDelayMs: integer('SHUTDOWN_READINESS_DELAY_MS', {
+    min: 0,
+    max: 600_000,
+    unit: 'ms',
+    default: ({ isProduction }) => (isProduction ? 5_000 : 0),
+    defaultDoc: '`5000` ms in production, `0` elsewhere',
+    doc: 'On SIGTERM, how long `/readyz` answers 503 while requests are still served, before draining (SIGINT skips it).',
+  }),
+  shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', {
+    min: 0,
+    max: 600_000,
+    default: 10_000,
+    unit: 'ms',
+    doc: 'Drain time after the readiness delay, then forced exit.',
+  }),
+};
 
-export interface StripeSimulated {
-  /** Secrets set in STRIPE_WEBHOOK_SECRET (`stripe listen`'s, say), accepted beside the simulator's own. */
-  webhookSecrets: string[];
-}
+export const upstreamFields = {
+  connections: integer('UPSTREAM_CONNECTIONS', {
+    min: 1,
+    max: 1024,
+    default: 32,
+    doc: 'Sockets per upstream origin (undici pool).',
+  }),
+  keepAliveTimeoutMs: integer('UPSTREAM_KEEPALIVE_MS', {
+    min: 1,
+    max: 600_000,
+    default: 30_000,
+    unit: 'ms',
+    doc: 'Idle upstream keep-alive.',
+  }),
+  connectTimeoutMs: integer('UPSTREAM_CONNECT_TIMEOUT_MS', {
+    min: 1,
+    max: 60_000,
+    default: 2_000,
+    unit: 'ms',
+    doc: 'Upstream connect timeout.',
+  }),
+  attemptTimeoutMs: integer('UPSTREAM_TIMEOUT_MS', {
+    min: 1,
+    max: 120_000,
+    default: 5_000,
+    unit: 'ms',
+    doc: 'Limit of one upstream attempt (headers and body); the operation deadline caps the total.',
+  }),
+  maxResponseBytes: integer('UPSTREAM_MAX_RESPONSE_BYTES', {
+    min: 1024,
+    max: 2 ** 30,
+    default: 5 * 1024 * 1024, // 5 MiB
+    unit: 'bytes',
+    doc: 'Largest upstream body accepted; larger is `UPSTREAM_BAD_RESPONSE`.',
+  }),
+  concurrency: integer('UPSTREAM_CONCURRENCY', {
+    min: 1,
+    max: 1024,
+    default: 32,
+    doc: 'Requests in flight per provider; clamped to `UPSTREAM_CONNECTIONS`.',
+  }),
+  cacheMaxBytes: integer('CACHE_MAX_BYTES', {
+    min: 1024,
+    max: 2 ** 40,
+    default: 64 * 1024 * 1024, // 64 MiB
+    unit: 'bytes',
+    doc: 'Budget of the shared response cache.',
+  }),
+};
 
-export interface TwilioRemote {
-  apiBase: string;
-  accountSid: string;
-  authToken: string;
-  fromNumber: string;
-  /** The public URL Twilio calls back, and so the URL its signatures cover. */
-  publicBaseUrl: string;
-}
+export const policyFields = {
+  maxAttempts: integer('RETRY_MAX_ATTEMPTS', {
+    min: 1,
+    max: 10,
+    default: 3,
+    doc: 'Attempts per upstream call, the first included.',
+  }),
+  baseDelayMs: integer('RETRY_BASE_DELAY_MS', {
+    min: 1,
+    max: 60_000,
+    default: 100,
+    unit: 'ms',
+    doc: 'Jitter ceiling of the first retry, doubling per retry (full jitter).',
+  }),
+  maxDelayMs: integer('RETRY_MAX_DELAY_MS', {
+    min: 1,
+    max: 300_000,
+    default: 2_000,
+    unit: 'ms',
+    doc: 'Cap of the jitter ceiling.',
+  }),
+  maxRetryAfterMs: integer('RETRY_MAX_RETRY_AFTER_MS', {
+    min: 0,
+    max: 300_000,
+    default: 5_000,
+    unit: 'ms',
+    doc: 'Longest provider `Retry-After` a retry waits; longer ones end the retries.',
+  }),
+  retryBudgetRatio: decimal('RETRY_BUDGET_RATIO', {
+    min: 0,
+    max: 1,
+    default: 0.2,
+    doc: 'Retries may be at most this share of requests (over 10 s).',
+  }),
+  failureRateThreshold: decimal('BREAKER_FAILURE_RATE', {
+    min: 0,
+    max: 1,
+    exclusiveMin: true,
+    default: 0.5,
+    doc: 'Failure rate over the window that opens a circuit.',
+  }),
+  minimumRequests: integer('BREAKER_MIN_REQUESTS', {
+    min: 1,
+    max: 100_000,
+    // Coalescing and batching keep call volume low: 10 calls are enough evidence.
+    default: 10,
+    doc: 'Calls needed in the window before the failure rate counts.',
+  }),
+  samplingWindowMs: integer('BREAKER_WINDOW_MS', {
+    min: 100,
+    max: 3_600_000,
+    default: 10_000,
+    unit: 'ms',
+    doc: "The breaker's sliding window.",
+  }),
+  halfOpenAfterMs: integer('BREAKER_HALF_OPEN_AFTER_MS', {
+    min: 1,
+    max: 3_600_000,
+    default: 5_000,
+    unit: 'ms',
+    doc: 'Time open before one probe is let through.',
+  }),
+  probeTimeoutMs: integer('BREAKER_PROBE_TIMEOUT_MS', {
+    min: 1,
+    max: 600_000,
+    default: 1_000,
+    unit: 'ms',
+    doc: 'Limit of that probe (a hanging provider fails it fast).',
+  }),
+  rateLimitMaxWaitMs: integer('RATE_LIMIT_MAX_WAIT_MS', {
+    min: 0,
+    max: 60_000,
+    default: 1_000,
+    unit: 'ms',
+    doc: 'Longest wait for a rate-limit token, then `UPSTREAM_RATE_LIMITED`.',
+  }),
+  rateLimitMaxPauseMs: integer('RATE_LIMIT_MAX_PAUSE_MS', {
+    min: 0,
+    max: 3_600_000,
+    default: 60_000, // 60 s
+    unit: 'ms',
+    doc: 'Longest pause (or slowed window) any provider header can impose, and the largest `retryAfter` passed on; `0`: headers never pause.',
+  }),
+};
 
-export interface SendGridRemote {
-  apiBase: string;
-  apiKey: string;
-  fromEmail: string;
-  /** Base64 (DER SPKI) ECDSA P-256 public key from SendGrid's event webhook settings. */
-  webhookPublicKey: string | undefined;
+export const graphqlFields = {
+  operationTimeoutMs: integer('OPERATION_TIMEOUT_MS', {
+    min: 1,
+    max: 300_000,
+    default: 10_000,
+    unit: 'ms',
+    doc: 'Deadline of one GraphQL operation.',
+  }),
+  introspection: flag('GRAPHQL_INTROSPECTION', {
+    default: ({ isProduction }) => !isProduction,
+    defaultDoc: 'on outside production, off in production',
+    doc: 'Schema introspection.',
+  }),
+  playground: flag('GRAPHQL_PLAYGROUND', {
+    default: ({ isProduction }) => !isProduction,
+    defaultDoc: 'on outside production, off in production',
+    doc: 'The GraphiQL explorer at `GET /graphql` for browsers.',
+  }),
+  batching: flag('GRAPHQL_BATCHING', {
+    default: false,
+    doc: 'Arrays of operations in one HTTP request (each costs a full operation).',
+  }),
+  upstreamReport: oneOf('UPSTREAM_REPORT', ['off', 'header', 'always'] as const, {
+    default: 'header',
+    defaultDoc: '`header` (production: admins only)',
+    doc: 'Per-operation upstream report in `extensions.upstream`: on request (`x-junction-upstream-report: 1`), always, or off.',
+  }),
+  allowlistPath: text('GRAPHQL_ALLOWLIST', {
+    expected: 'a file path',
+    doc: 'Persisted-query manifest: when set, only its operations run.',
+  }),
+  maxDepth: integer('GRAPHQL_MAX_DEPTH', {
+    min: 1,
+    max: 100,
+    default: 12,
+    doc: 'Deepest selection nesting.',
+  }),
+  maxAliases: integer('GRAPHQL_MAX_ALIASES', {
+    min: 0,
+    max: 10_000,
+    default: 100, // fetching 100 users by alias in one query is legitimate
+    doc: 'Aliases per operation.',
+  }),
+  maxDirectives: integer('GRAPHQL_MAX_DIRECTIVES', {
+    min: 0,
+    max: 10_000,
+    default: 50,
+    doc: 'Directives per operation.',
+  }),
+  maxTokens: integer('GRAPHQL_MAX_TOKENS', {
+    min: 10,
+    max: 1_000_000,
+    default: 5_000,
+    doc: 'Lexical tokens per document.',
+  }),
+  maxCost: integer('GRAPHQL_MAX_COST', {
+    min: 1,
+    max: 100_000_000,
+    default: 10_000,
+    doc: "Cost limit: 1 per field, a connection's contents multiplied by its `first`.",
+  }),
+  wsMaxSubscriptions: integer('GRAPHQL_WS_MAX_SUBSCRIPTIONS', {
+    min: 1,
+    max: 10_000,
+    default: 20,
+    doc: 'Operations running at once on one WebSocket; beyond, that subscribe gets an error and the socket stays.',
+  }),
+  wsMaxConnectionsPerViewer: integer('GRAPHQL_WS_MAX_CONNECTIONS_PER_VIEWER', {
+    min: 1,
+    max: 10_000,
+    default: 10,
+    doc: 'Open WebSockets per signed-in viewer; beyond, the new socket is closed with 4429.',
+  }),
+  clientRateLimitPerMinute: integer('CLIENT_RATE_LIMIT_PER_MINUTE', {
+    min: 0,
+    max: 10_000_000,
+    default: 600,
+    expected: 'an integer 0..10000000 (0 turns the limit off)',
+    doc: 'Requests per client per minute, HTTP and WebSocket together (the viewer, else the address); `0` turns it off.',
+  }),
+  clientRateLimitCostPerRequest: integer('CLIENT_RATE_LIMIT_COST_PER_REQUEST', {
+    min: 1,
+    max: 100_000_000,
+    default: 100,
+    doc: 'Query cost one request covers: an operation counts as ⌈cost / this⌉ requests.',
+  }),
+  routerSecret: secret('ROUTER_SECRET', {
+    min: ROUTER_SECRET_MIN_LENGTH,
+    max: ROUTER_SECRET_MAX_LENGTH,
+    unit: 'characters',
+    defaultDoc: 'unset: in production only admins read `_service`',
+    doc: 'Shared secret a router or composition tool sends in `x-router-secret` to read `_service { sdl }` in production.',
+  }),
+};
+
+export const accountsFields = {
+  databaseUrl: custom<string | undefined>('DATABASE_URL', {
+    secret: true,
+    expected: 'a postgres:// or postgresql:// URL',
+    parse: (raw) => (/^postgres(ql)?:\/\/[^\s]+$/.test(raw.trim()) ? raw.trim() : undefined),
+    defaultDoc: 'unset: embedded PGlite in `.junction/pglite`; production: required',
+    doc: 'PostgreSQL for connected accounts.',
+  }),
+  encryptionKeys: custom<EncryptionKey[] | undefined>('TOKEN_ENCRYPTION_KEYS', {
+    secret: true,
+    expected: 'a key ring `kid:base64key,...` (32-byte keys, at most 16)',
+    // parseKeyRing's messages name positions and key ids, never key material.
+    parse: (raw) => parseKeyRing(raw),
+    defaultDoc: 'demo: generated once into `.junction/token-encryption-keys`; production: required',
+    doc: 'Key ring for per-user tokens at rest: the first key encrypts, all decrypt.',
+  }),
+  returnUrls: text('OAUTH_RETURN_URLS', {
+    expected: 'comma-separated origins or origin+path prefixes',
+    defaultDoc:
+      'the playground (`PUBLIC_BASE_URL/graphql`, else `http://localhost:PORT/graphql` and `http://127.0.0.1:PORT/graphql`)',
+    doc: 'Where the OAuth callback may send the browser back (https outside loopback in production).',
+  }),
+};
+
+/** The sections in README order (providers follow, from the registry). */
+export const CONFIG_SECTIONS: readonly DocumentedSection[] = [
+  { title: 'Service', fields: coreFields },
+  { title: 'Client tokens', fields: jwtFields },
+  { title: 'HTTP server and shutdown', fields: httpFields },
+  { title: 'Upstream calls and cache', fields: upstreamFields },
+  { title: 'Resilience policies', fields: policyFields },
+  { title: 'GraphQL edge', fields: graphqlFields },
+  { title: 'Connected accounts', fields: accountsFields },
+  ...providerModules.map((m) => ({
+    title: m.config.title,
+    fields: { ...m.config.remote, ...m.config.settings },
+  })),
+];
+
+export type NodeEnv = Values<typeof coreFields>['nodeEnv'];
+
+export interface AccountsConfig {
+  /** DATABASE_URL; unset: embedded PGlite in the demo-state directory. */
+  databaseUrl: string | undefined;
+  /** TOKEN_ENCRYPTION_KEYS parsed; unset: a demo key generated into the demo-state directory. */
+  encryptionKeys: EncryptionKey[] | undefined;
+  returnUrls: ReturnUrlRule[];
+  /** How long a begun connection may be completed, in ms (10 min). */
+  stateTtlMs: number;
+  /** Refresh a user's token this long before it expires, in ms (60 s). */
+  refreshSkewMs: number;
 }
 
 export interface Config {
   nodeEnv: NodeEnv;
   isProduction: boolean;
   port: number;
-  /** Listen address. Default 127.0.0.1 (loopback) outside production, 0.0.0.0 in production. */
   host: string;
-  logLevel: string;
-  jwt: {
-    /** HS256 secret (at least 32 bytes); absent when a JWKS URL is used. */
-    secret: string | undefined;
-    jwksUrl: string | undefined;
-    issuer: string | undefined;
-    audience: string | undefined;
-    /** True when the secret is demo mode's generated one (never in production, never off loopback). */
-    isDemoSecret: boolean;
-    /** Tokens without `exp` are refused. Default true. Trap: false lets a leaked token work forever. */
-    requireExp: boolean;
-    /** Longest accepted token lifetime in seconds: exp - iat, or exp - now without iat. Default 86400 s (24 h). */
-    maxTokenLifetimeSeconds: number;
-  };
-  /** The HTTP server's own protection against slow or idle clients. */
-  http: {
-    /** Time a client has to send a whole request, headers included, in ms. Default 30000 ms. */
-    requestTimeoutMs: number;
-    /** Idle keep-alive socket lifetime between requests, in ms. Default 72000 ms (above common balancer idle timeouts of 60 s). */
-    keepAliveTimeoutMs: number;
-  };
-  users: ProviderMode<UsersRemote>;
-  stripe: ProviderMode<StripeRemote, StripeSimulated>;
-  twilio: ProviderMode<TwilioRemote>;
-  sendgrid: ProviderMode<SendGridRemote>;
-  /** Public base URL of this Junction (Twilio status callbacks); demo: the local listen URL. */
+  logLevel: Values<typeof coreFields>['logLevel'];
   publicBaseUrl: string | undefined;
-  upstream: {
-    /** Sockets per upstream origin. Default 32. */
-    connections: number;
-    /** Idle keep-alive in ms. Default 30000 ms. */
-    keepAliveTimeoutMs: number;
-    /** Connect timeout in ms. Default 2000 ms. */
-    connectTimeoutMs: number;
-    /** Per-attempt limit in ms. Default 5000 ms. */
-    attemptTimeoutMs: number;
-    /** Largest accepted upstream body in bytes. Default 5 MiB. */
-    maxResponseBytes: number;
+  jwt: Omit<Values<typeof jwtFields>, 'secret'> & {
+    /** HS256 secret; absent when a JWKS URL is used. In demo mode, the generated one. */
+    secret: string | undefined;
+    /** True when the secret is demo mode's generated one (never in production). */
+    isDemoSecret: boolean;
   };
-  cache: {
-    /** Shared cache budget in bytes. Default 64 MiB. */
-    maxBytes: number;
-  };
-  /** The resilience pipeline, the same shape for every provider (rates differ per provider). */
+  http: Pick<Values<typeof httpFields>, 'requestTimeoutMs' | 'keepAliveTimeoutMs'>;
+  shutdownGraceMs: number;
+  shutdownReadinessDelayMs: number;
+  upstream: Omit<Values<typeof upstreamFields>, 'concurrency' | 'cacheMaxBytes'>;
+  cache: { maxBytes: number };
   policies: {
-    retry: {
-      /** Attempts in all, the first included. Default 3. */
-      maxAttempts: number;
-      /** Jitter ceiling of the first retry in ms, doubling per retry. Default 100 ms. */
-      baseDelayMs: number;
-      /** Cap of the jitter ceiling in ms. Default 2000 ms. */
-      maxDelayMs: number;
-      /** Longest provider Retry-After honoured, in ms; longer ones end the retries. Default 5000 ms. */
-      maxRetryAfterMs: number;
-    };
-    /** Retries may be at most this share of requests (over 10 s). Default 0.2. */
+    retry: Pick<
+      Values<typeof policyFields>,
+      'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'
+    >;
     retryBudgetRatio: number;
-    breaker: {
-      /** Failure rate (0..1) over the window that opens the circuit. Default 0.5. */
-      failureRateThreshold: number;
-      /** Calls needed in the window before the rate counts. Default 10. */
-      minimumRequests: number;
-      /** Sampling window in ms. Default 10000 ms. */
-      samplingWindowMs: number;
-      /** Time open before one probe is let through, in ms. Default 5000 ms. */
-      halfOpenAfterMs: number;
-      /** Limit of that probe, in ms (a hanging provider fails it fast). Default 1000 ms. */
-      probeTimeoutMs: number;
-    };
-    /** Longest a request waits for a rate-limit token, in ms; then UPSTREAM_RATE_LIMITED. Default 1000 ms. */
+    breaker: Pick<
+      Values<typeof policyFields>,
+      'failureRateThreshold' | 'minimumRequests' | 'samplingWindowMs' | 'halfOpenAfterMs' | 'probeTimeoutMs'
+    >;
     rateLimitMaxWaitMs: number;
-    /**
-     * Longest pause (or slowed window) any provider header (Retry-After, RateLimit reset) can impose, in
-     * ms; also the largest `retryAfter` passed on to clients. Default 60000 ms. Trap: 0 means headers never pause.
-     */
     rateLimitMaxPauseMs: number;
-    /** Requests per second per provider credential (token bucket, adapts to the provider's signals). */
-    ratePerSecond: { users: number; stripe: number; twilio: number; sendgrid: number };
-    /** Requests in flight per provider; clamped to UPSTREAM_CONNECTIONS. Default 32. */
     concurrency: number;
   };
-  usersProvider: {
-    /** Ids per `GET /users?ids=` call. Default 100 (the service's own limit). */
-    maxBatch: number;
-    /** Freshness of a cached user in seconds. Default 30 s. Trap: 0 disables the cache. */
-    cacheTtlSeconds: number;
-    /** Serve-stale-while-refreshing window in seconds. Default 30 s. */
-    staleWhileRevalidateSeconds: number;
-    /** Serve-stale-when-the-service-fails window in seconds. Default 300 s. */
-    staleIfErrorSeconds: number;
+  graphql: Pick<
+    Values<typeof graphqlFields>,
+    'operationTimeoutMs' | 'introspection' | 'playground' | 'batching' | 'upstreamReport' | 'allowlistPath'
+  > & {
+    limits: Pick<
+      Values<typeof graphqlFields>,
+      'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'maxCost'
+    >;
+    ws: { maxSubscriptions: number; maxConnectionsPerViewer: number };
   };
-  graphql: {
-    /** Overall deadline of one GraphQL operation in ms. Default 10000 ms. */
-    operationTimeoutMs: number;
-    /** Introspection on? Default: on outside production, off in production. */
-    introspection: boolean;
-    /** The GraphiQL explorer at GET /graphql. Default: on outside production, off in production. */
-    playground: boolean;
-    /** Arrays of operations in one HTTP request. Default off (each costs a full operation). */
-    batching: boolean;
-    /** Upstream report in extensions: `header` (x-junction-upstream-report: 1), `always` or `off`. Default header; production: admins only. */
-    upstreamReport: 'off' | 'header' | 'always';
-    /** Persisted query manifest: when set, only its operations run. Default unset (any operation). */
-    allowlistPath: string | undefined;
-    /** Hostile-query limits, checked before any resolver runs. */
-    limits: {
-      maxDepth: number;
-      maxAliases: number;
-      maxDirectives: number;
-      maxTokens: number;
-      maxCost: number;
-    };
-    /** WebSocket (graphql-ws) caps. */
-    ws: {
-      /**
-       * Operations in flight on one socket (subscriptions, and queries or mutations still running).
-       * Beyond: that subscribe message gets an error; the socket stays. Default 20.
-       */
-      maxSubscriptions: number;
-      /** Open sockets per signed-in viewer; beyond, the new socket is closed with 4429. Default 10. */
-      maxConnectionsPerViewer: number;
-    };
-  };
-  /**
-   * Per-client request budget over HTTP and the WebSocket, keyed by the verified viewer id, else the
-   * client address. Trap: behind a proxy every anonymous client shares the proxy's address.
-   */
-  clientRateLimit: {
-    /**
-     * Requests per client per minute (a fixed one-minute window: the whole budget may be spent in a
-     * burst). Default 600. Trap: 0 turns the limit off.
-     */
-    perMinute: number;
-    /**
-     * How much query cost one request covers: an operation counts as ceil(cost / this) requests,
-     * at least 1, so clients sending expensive queries run out first. Default 100.
-     */
-    costPerRequest: number;
-  };
-  federation: {
-    /**
-     * Shared secret a router sends in `x-router-secret` to read `_service { sdl }` in production
-     * (otherwise admins only). Default unset: admins only. 32..512 characters.
-     */
-    routerSecret: string | undefined;
-  };
-  /** How long SIGTERM waits for requests in flight before forcing exit, in ms (counted after the readiness delay). Default 10000 ms. */
-  shutdownGraceMs: number;
-  /**
-   * On SIGTERM, how long /readyz answers 503 while requests are still served, so balancers stop
-   * sending new traffic before the listener closes, in ms. Default 5000 ms in production, 0 otherwise
-   * (0: drain at once). SIGINT (Ctrl-C) never waits.
-   */
-  shutdownReadinessDelayMs: number;
-  /** Connected accounts: per-user OAuth tokens, encrypted at rest. */
+  clientRateLimit: { perMinute: number; costPerRequest: number };
+  federation: { routerSecret: string | undefined };
   accounts: AccountsConfig;
-}
-
-export interface AccountsConfig {
-  /** DATABASE_URL (`postgres://`). Default unset: embedded PGlite in the demo-state directory. Production: required. */
-  databaseUrl: string | undefined;
-  /**
-   * TOKEN_ENCRYPTION_KEYS, parsed: the first key encrypts, all decrypt. Default unset: a demo key
-   * generated once into the demo-state directory. Production: required.
-   */
-  encryptionKeys: EncryptionKey[] | undefined;
-  /** OAUTH_RETURN_URLS: where the OAuth callback may send the browser. Default: the playground. */
-  returnUrls: ReturnUrlRule[];
-  /** How long a begun connection may be completed, in ms. Default 600000 ms (10 min). */
-  stateTtlMs: number;
-  /** Refresh a user's token this long before it expires, in ms. Default 60000 ms (60 s). */
-  refreshSkewMs: number;
+  /** Each provider: remote (its variables) or simulated (demo mode), with its settings. */
+  providers: Record<ProviderName, ProviderConfig>;
 }
 
 export interface LoadConfigOptions {
@@ -248,8 +464,9 @@ export class ConfigError extends Error {
   }
 }
 
-/** HS256 keys shorter than the hash output (32 bytes) weaken it (RFC 7518 §3.2). */
-export const MIN_JWT_SECRET_BYTES = 32;
+export function isConfigError(error: unknown): error is ConfigError {
+  return error instanceof ConfigError;
+}
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
 export function isLoopbackHost(host: string): boolean {
@@ -263,25 +480,6 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-type Env = Record<string, string | undefined>;
-
-/** ROUTER_SECRET bounds, in characters; a presented header longer than the maximum is refused unread. */
-export const ROUTER_SECRET_MIN_LENGTH = 32;
-export const ROUTER_SECRET_MAX_LENGTH = 512;
-const ROUTER_SECRET_LENGTH = `${ROUTER_SECRET_MIN_LENGTH}..${ROUTER_SECRET_MAX_LENGTH} characters`;
-
-const SECRET_VARIABLES = new Set([
-  'JWT_SECRET',
-  'USERS_CLIENT_SECRET',
-  'STRIPE_SECRET_KEY',
-  'STRIPE_WEBHOOK_SECRET',
-  'TWILIO_AUTH_TOKEN',
-  'SENDGRID_API_KEY',
-  'ROUTER_SECRET',
-  'DATABASE_URL',
-  'TOKEN_ENCRYPTION_KEYS',
-]);
-
 /**
  * Reads `env` (and the files named by `*_FILE` variants of secret variables) into a Config.
  * Throws ConfigError naming every problem at once.
@@ -292,175 +490,37 @@ export function loadConfig(
   options: LoadConfigOptions = {},
 ): Config {
   const problems: string[] = [];
-  const get = (name: string): string | undefined => {
-    const direct = env[name];
-    if (direct !== undefined && direct !== '') return direct;
-    const file = env[`${name}_FILE`];
-    if (SECRET_VARIABLES.has(name) && file) {
-      try {
-        return readFile(file).trim();
-      } catch {
-        problems.push(`${name}_FILE: cannot read the file it names`);
-      }
-    }
-    return undefined;
-  };
-  const parse = <T>(name: string, schema: z.ZodType<T>, fallback: T, expected: string): T => {
-    const raw = get(name);
-    if (raw === undefined) return fallback;
-    const result = schema.safeParse(raw);
-    if (result.success) return result.data;
-    // Secret values are never echoed back.
-    problems.push(
-      `${name}: expected ${expected}${SECRET_VARIABLES.has(name) ? '' : `, got ${JSON.stringify(raw)}`}`,
-    );
-    return fallback;
-  };
-  const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-  const url = z.url({ protocol: /^https?$/ });
+  const isProduction = env.NODE_ENV === 'production';
+  const source = createSource(env, { isProduction }, readFile, problems);
+  const core = readSection(coreFields, source);
 
-  const nodeEnv = parse<NodeEnv>(
-    'NODE_ENV',
-    z.enum(['development', 'production', 'test']),
-    'development',
-    'development, production or test',
-  );
-  const isProduction = nodeEnv === 'production';
-  const port = parse('PORT', int(0, 65535), 4000, 'an integer 0..65535');
-  // Demo mode binds loopback: its generated secret must never guard a reachable listener.
-  const host = parse(
-    'HOST',
-    z.string().min(1).max(255),
-    isProduction ? '0.0.0.0' : '127.0.0.1',
-    'a host name or address',
-  );
-  const logLevel = parse(
-    'LOG_LEVEL',
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    'info',
-    'one of fatal, error, warn, info, debug, trace, silent',
-  );
-
-  // Client JWTs: an HS256 secret or a JWKS URL. Production, a remote provider or a listener
-  // others can reach must say which; only a loopback demo gets a generated secret.
-  const secretBytes = z
-    .string()
-    .refine((s) => Buffer.byteLength(s, 'utf8') >= MIN_JWT_SECRET_BYTES && s.length <= 4096);
-  if (env.JWT_SECRET === '')
+  // A secret set but empty is refused rather than read as unset: it is a secret that failed to arrive.
+  if (env.JWT_SECRET === '' && !env.JWT_SECRET_FILE)
     problems.push(`JWT_SECRET: empty; unset it or give at least ${MIN_JWT_SECRET_BYTES} bytes`);
-  const jwtSecret = parse(
-    'JWT_SECRET',
-    secretBytes,
-    undefined,
-    `at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 key strength), at most 4096`,
-  );
-  const jwksUrl = parse('JWT_JWKS_URL', url, undefined, 'an http(s) URL');
-  const issuer = parse('JWT_ISSUER', z.string().min(1), undefined, 'a string');
-  const audience = parse('JWT_AUDIENCE', z.string().min(1), undefined, 'a string');
-  if (jwtSecret !== undefined && jwksUrl !== undefined)
+  if (env.ROUTER_SECRET === '' && !env.ROUTER_SECRET_FILE)
+    problems.push(`ROUTER_SECRET: expected ${graphqlFields.routerSecret.expected}, got an empty value`);
+  const jwt = readSection(jwtFields, source);
+  if (jwt.secret !== undefined && jwt.jwksUrl !== undefined)
     problems.push('JWT_SECRET, JWT_JWKS_URL: set one, not both');
   const jwtConfigured =
-    jwtSecret !== undefined ||
-    jwksUrl !== undefined ||
-    env.JWT_SECRET !== undefined ||
-    env.JWT_SECRET_FILE !== undefined ||
-    env.JWT_JWKS_URL !== undefined;
+    source.isSet(jwtFields.secret) || source.isSet(jwtFields.jwksUrl) || env.JWT_SECRET !== undefined;
   if (isProduction && !jwtConfigured) problems.push('JWT_SECRET or JWT_JWKS_URL: required in production');
 
-  const users = providerMode<UsersRemote>(
-    env,
-    get,
-    problems,
-    isProduction,
-    {
-      USERS_API_URL: 'apiUrl',
-      USERS_TOKEN_URL: 'tokenUrl',
-      USERS_CLIENT_ID: 'clientId',
-      USERS_CLIENT_SECRET: 'clientSecret',
-    },
-    ['USERS_API_URL', 'USERS_TOKEN_URL'],
-  );
-  const publicBaseUrl = parse('PUBLIC_BASE_URL', url, undefined, 'an http(s) URL');
-  const stripeBase = parse('STRIPE_API_BASE', url, 'https://api.stripe.com', 'an http(s) URL');
-  const stripeRequired = providerMode<{ secretKey: string }>(
-    env,
-    get,
-    problems,
-    isProduction,
-    { STRIPE_SECRET_KEY: 'secretKey' },
-    [],
-  );
-  // STRIPE_WEBHOOK_SECRET may hold several comma-separated secrets while one is being rotated.
-  const stripeWebhookSecrets = (get('STRIPE_WEBHOOK_SECRET') ?? '')
-    .split(',')
-    .map((v) => v.trim())
-    .filter((v) => v.length > 0);
-  if (isProduction && stripeWebhookSecrets.length === 0)
-    problems.push('STRIPE_WEBHOOK_SECRET: required in production');
-  const stripe: ProviderMode<StripeRemote, StripeSimulated> =
-    stripeRequired.kind === 'remote'
-      ? {
-          kind: 'remote',
-          apiBase: stripeBase,
-          secretKey: stripeRequired.secretKey,
-          webhookSecrets: stripeWebhookSecrets,
-        }
-      : { kind: 'simulator', webhookSecrets: stripeWebhookSecrets };
+  const providers = readProviders(source, core.publicBaseUrl);
+  const http = readSection(httpFields, source);
+  const upstream = readSection(upstreamFields, source);
+  const policy = readSection(policyFields, source);
+  const graphql = readSection(graphqlFields, source);
 
-  const twilioBase = parse('TWILIO_API_BASE', url, 'https://api.twilio.com', 'an http(s) URL');
-  const twilioRequired = providerMode<Omit<TwilioRemote, 'apiBase' | 'publicBaseUrl'>>(
-    env,
-    get,
-    problems,
-    isProduction,
-    { TWILIO_ACCOUNT_SID: 'accountSid', TWILIO_AUTH_TOKEN: 'authToken', TWILIO_FROM_NUMBER: 'fromNumber' },
-    [],
-  );
-  if (twilioRequired.kind === 'remote' && publicBaseUrl === undefined) {
-    problems.push(
-      'PUBLIC_BASE_URL: required when Twilio is configured (status callbacks and their signatures use it)',
-    );
-  }
-  const twilio: ProviderMode<TwilioRemote> =
-    twilioRequired.kind === 'remote'
-      ? { ...twilioRequired, apiBase: twilioBase, publicBaseUrl: publicBaseUrl ?? '' }
-      : twilioRequired;
-
-  const sendgridBase = parse('SENDGRID_API_BASE', url, 'https://api.sendgrid.com', 'an http(s) URL');
-  const sendgridRequired = providerMode<{ apiKey: string; fromEmail: string }>(
-    env,
-    get,
-    problems,
-    isProduction,
-    { SENDGRID_API_KEY: 'apiKey', SENDGRID_FROM_EMAIL: 'fromEmail' },
-    [],
-  );
-  const sendgridWebhookKey = get('SENDGRID_WEBHOOK_PUBLIC_KEY');
-  if (isProduction && sendgridWebhookKey === undefined)
-    problems.push('SENDGRID_WEBHOOK_PUBLIC_KEY: required in production');
-  const sendgrid: ProviderMode<SendGridRemote> =
-    sendgridRequired.kind === 'remote'
-      ? { ...sendgridRequired, apiBase: sendgridBase, webhookPublicKey: sendgridWebhookKey }
-      : sendgridRequired;
-
-  // Set but empty is refused rather than read as unset: it is a secret that failed to arrive.
-  if (env.ROUTER_SECRET === '' && !env.ROUTER_SECRET_FILE)
-    problems.push(`ROUTER_SECRET: expected ${ROUTER_SECRET_LENGTH}, got an empty value`);
-  const routerSecret = parse(
-    'ROUTER_SECRET',
-    z.string().min(ROUTER_SECRET_MIN_LENGTH).max(ROUTER_SECRET_MAX_LENGTH),
-    undefined,
-    ROUTER_SECRET_LENGTH,
-  );
   // A generated secret is fine for a demo nobody else can reach, and nothing more.
-  const remoteProviders = Object.entries({ users, stripe, twilio, sendgrid })
-    .filter(([, mode]) => mode.kind === 'remote')
+  const remoteProviders = Object.entries(providers)
+    .filter(([, p]) => p.mode === 'remote')
     .map(([name]) => name);
-  const exposed = !isLoopbackHost(host);
+  const exposed = !isLoopbackHost(core.host);
   if (!isProduction && !jwtConfigured && (remoteProviders.length > 0 || exposed)) {
     const why = [
       ...(remoteProviders.length > 0 ? [`a provider is remote (${remoteProviders.join(', ')})`] : []),
-      ...(exposed ? [`HOST ${JSON.stringify(host)} is not a loopback address`] : []),
+      ...(exposed ? [`HOST ${JSON.stringify(core.host)} is not a loopback address`] : []),
     ];
     problems.push(
       `JWT_SECRET or JWT_JWKS_URL: required when ${why.join(' and ')}; demo mode's generated secret is for loopback only`,
@@ -468,172 +528,70 @@ export function loadConfig(
   }
   const isDemoSecret = !isProduction && !jwtConfigured && remoteProviders.length === 0 && !exposed;
 
-  const accounts = accountsConfig(get, problems, { isProduction, port, publicBaseUrl });
-
   const config: Config = {
-    nodeEnv,
+    nodeEnv: core.nodeEnv,
     isProduction,
-    port,
-    host,
-    logLevel,
-    jwt: {
-      secret: jwtSecret,
-      jwksUrl,
-      issuer,
-      audience,
-      isDemoSecret,
-      requireExp: parse('JWT_REQUIRE_EXP', booleanString, true, 'true or false'),
-      maxTokenLifetimeSeconds: parse(
-        'JWT_MAX_TOKEN_LIFETIME_SECONDS',
-        int(60, 31_536_000),
-        86_400, // 24 h: the demo token's lifetime
-        'seconds 60..31536000',
-      ),
-    },
-    http: {
-      requestTimeoutMs: parse(
-        'HTTP_REQUEST_TIMEOUT_MS',
-        int(100, 600_000),
-        30_000,
-        'milliseconds 100..600000',
-      ),
-      keepAliveTimeoutMs: parse(
-        'HTTP_KEEPALIVE_TIMEOUT_MS',
-        int(100, 600_000),
-        72_000,
-        'milliseconds 100..600000',
-      ),
-    },
-    users,
-    stripe,
-    twilio,
-    sendgrid,
-    publicBaseUrl,
+    port: core.port,
+    host: core.host,
+    logLevel: core.logLevel,
+    publicBaseUrl: core.publicBaseUrl,
+    jwt: { ...jwt, isDemoSecret },
+    http: { requestTimeoutMs: http.requestTimeoutMs, keepAliveTimeoutMs: http.keepAliveTimeoutMs },
+    shutdownGraceMs: http.shutdownGraceMs,
+    shutdownReadinessDelayMs: http.shutdownReadinessDelayMs,
     upstream: {
-      connections: parse('UPSTREAM_CONNECTIONS', int(1, 1024), 32, 'an integer 1..1024'),
-      keepAliveTimeoutMs: parse('UPSTREAM_KEEPALIVE_MS', int(1, 600_000), 30_000, 'milliseconds 1..600000'),
-      connectTimeoutMs: parse('UPSTREAM_CONNECT_TIMEOUT_MS', int(1, 60_000), 2_000, 'milliseconds 1..60000'),
-      attemptTimeoutMs: parse('UPSTREAM_TIMEOUT_MS', int(1, 120_000), 5_000, 'milliseconds 1..120000'),
-      maxResponseBytes: parse(
-        'UPSTREAM_MAX_RESPONSE_BYTES',
-        int(1024, 1 << 30),
-        5 * 1024 * 1024,
-        'bytes >= 1024',
-      ),
+      connections: upstream.connections,
+      keepAliveTimeoutMs: upstream.keepAliveTimeoutMs,
+      connectTimeoutMs: upstream.connectTimeoutMs,
+      attemptTimeoutMs: upstream.attemptTimeoutMs,
+      maxResponseBytes: upstream.maxResponseBytes,
     },
-    cache: {
-      maxBytes: parse('CACHE_MAX_BYTES', int(1024, 2 ** 40), 64 * 1024 * 1024, 'bytes >= 1024'),
-    },
+    cache: { maxBytes: upstream.cacheMaxBytes },
     policies: {
       retry: {
-        maxAttempts: parse('RETRY_MAX_ATTEMPTS', int(1, 10), 3, 'an integer 1..10'),
-        baseDelayMs: parse('RETRY_BASE_DELAY_MS', int(1, 60_000), 100, 'milliseconds 1..60000'),
-        maxDelayMs: parse('RETRY_MAX_DELAY_MS', int(1, 300_000), 2_000, 'milliseconds 1..300000'),
-        maxRetryAfterMs: parse('RETRY_MAX_RETRY_AFTER_MS', int(0, 300_000), 5_000, 'milliseconds 0..300000'),
+        maxAttempts: policy.maxAttempts,
+        baseDelayMs: policy.baseDelayMs,
+        maxDelayMs: policy.maxDelayMs,
+        maxRetryAfterMs: policy.maxRetryAfterMs,
       },
-      retryBudgetRatio: parse('RETRY_BUDGET_RATIO', z.coerce.number().min(0).max(10), 0.2, 'a number 0..10'),
+      retryBudgetRatio: policy.retryBudgetRatio,
       breaker: {
-        failureRateThreshold: parse(
-          'BREAKER_FAILURE_RATE',
-          z.coerce.number().gt(0).max(1),
-          0.5,
-          'a number in (0, 1]',
-        ),
-        // Coalescing and batching keep call volume low: 10 calls are enough evidence.
-        minimumRequests: parse('BREAKER_MIN_REQUESTS', int(1, 100_000), 10, 'an integer >= 1'),
-        samplingWindowMs: parse(
-          'BREAKER_WINDOW_MS',
-          int(100, 3_600_000),
-          10_000,
-          'milliseconds 100..3600000',
-        ),
-        halfOpenAfterMs: parse(
-          'BREAKER_HALF_OPEN_AFTER_MS',
-          int(1, 3_600_000),
-          5_000,
-          'milliseconds 1..3600000',
-        ),
-        probeTimeoutMs: parse('BREAKER_PROBE_TIMEOUT_MS', int(1, 600_000), 1_000, 'milliseconds 1..600000'),
+        failureRateThreshold: policy.failureRateThreshold,
+        minimumRequests: policy.minimumRequests,
+        samplingWindowMs: policy.samplingWindowMs,
+        halfOpenAfterMs: policy.halfOpenAfterMs,
+        probeTimeoutMs: policy.probeTimeoutMs,
       },
-      rateLimitMaxWaitMs: parse('RATE_LIMIT_MAX_WAIT_MS', int(0, 60_000), 1_000, 'milliseconds 0..60000'),
-      rateLimitMaxPauseMs: parse(
-        'RATE_LIMIT_MAX_PAUSE_MS',
-        int(0, 3_600_000),
-        60_000, // 60 s
-        'milliseconds 0..3600000',
-      ),
-      ratePerSecond: {
-        users: parse('USERS_RATE_LIMIT_PER_SECOND', z.coerce.number().positive(), 200, 'a positive number'),
-        // Stripe allows 100 read+write requests/s in live mode: stay under it.
-        stripe: parse('STRIPE_RATE_LIMIT_PER_SECOND', z.coerce.number().positive(), 90, 'a positive number'),
-        twilio: parse('TWILIO_RATE_LIMIT_PER_SECOND', z.coerce.number().positive(), 100, 'a positive number'),
-        sendgrid: parse(
-          'SENDGRID_RATE_LIMIT_PER_SECOND',
-          z.coerce.number().positive(),
-          100,
-          'a positive number',
-        ),
-      },
-      concurrency: parse('UPSTREAM_CONCURRENCY', int(1, 1024), 32, 'an integer 1..1024'),
-    },
-    usersProvider: {
-      maxBatch: parse('USERS_MAX_BATCH', int(1, 1000), 100, 'an integer 1..1000'),
-      cacheTtlSeconds: parse('USERS_CACHE_TTL_SECONDS', int(0, 86_400), 30, 'seconds 0..86400'),
-      staleWhileRevalidateSeconds: parse('USERS_CACHE_SWR_SECONDS', int(0, 86_400), 30, 'seconds 0..86400'),
-      staleIfErrorSeconds: parse('USERS_CACHE_SIE_SECONDS', int(0, 86_400), 300, 'seconds 0..86400'),
+      rateLimitMaxWaitMs: policy.rateLimitMaxWaitMs,
+      rateLimitMaxPauseMs: policy.rateLimitMaxPauseMs,
+      concurrency: upstream.concurrency,
     },
     graphql: {
-      operationTimeoutMs: parse('OPERATION_TIMEOUT_MS', int(1, 300_000), 10_000, 'milliseconds 1..300000'),
-      introspection: parse('GRAPHQL_INTROSPECTION', booleanString, !isProduction, 'true or false'),
-      playground: parse('GRAPHQL_PLAYGROUND', booleanString, !isProduction, 'true or false'),
-      batching: parse('GRAPHQL_BATCHING', booleanString, false, 'true or false'),
-      upstreamReport: parse(
-        'UPSTREAM_REPORT',
-        z.enum(['off', 'header', 'always']),
-        'header',
-        'off, header or always',
-      ),
-      allowlistPath: parse('GRAPHQL_ALLOWLIST', z.string().min(1), undefined, 'a file path'),
+      operationTimeoutMs: graphql.operationTimeoutMs,
+      introspection: graphql.introspection,
+      playground: graphql.playground,
+      batching: graphql.batching,
+      upstreamReport: graphql.upstreamReport,
+      allowlistPath: graphql.allowlistPath,
       limits: {
-        maxDepth: parse('GRAPHQL_MAX_DEPTH', int(1, 100), 12, 'an integer 1..100'),
-        maxAliases: parse('GRAPHQL_MAX_ALIASES', int(0, 10_000), 100, 'an integer 0..10000'),
-        maxDirectives: parse('GRAPHQL_MAX_DIRECTIVES', int(0, 10_000), 50, 'an integer 0..10000'),
-        maxTokens: parse('GRAPHQL_MAX_TOKENS', int(10, 1_000_000), 5_000, 'an integer 10..1000000'),
-        maxCost: parse('GRAPHQL_MAX_COST', int(1, 100_000_000), 10_000, 'an integer >= 1'),
+        maxDepth: graphql.maxDepth,
+        maxAliases: graphql.maxAliases,
+        maxDirectives: graphql.maxDirectives,
+        maxTokens: graphql.maxTokens,
+        maxCost: graphql.maxCost,
       },
       ws: {
-        maxSubscriptions: parse('GRAPHQL_WS_MAX_SUBSCRIPTIONS', int(1, 10_000), 20, 'an integer 1..10000'),
-        maxConnectionsPerViewer: parse(
-          'GRAPHQL_WS_MAX_CONNECTIONS_PER_VIEWER',
-          int(1, 10_000),
-          10,
-          'an integer 1..10000',
-        ),
+        maxSubscriptions: graphql.wsMaxSubscriptions,
+        maxConnectionsPerViewer: graphql.wsMaxConnectionsPerViewer,
       },
     },
     clientRateLimit: {
-      perMinute: parse(
-        'CLIENT_RATE_LIMIT_PER_MINUTE',
-        int(0, 10_000_000),
-        600,
-        'an integer 0..10000000 (0 turns the limit off)',
-      ),
-      costPerRequest: parse(
-        'CLIENT_RATE_LIMIT_COST_PER_REQUEST',
-        int(1, 100_000_000),
-        100,
-        'an integer >= 1',
-      ),
+      perMinute: graphql.clientRateLimitPerMinute,
+      costPerRequest: graphql.clientRateLimitCostPerRequest,
     },
-    federation: { routerSecret },
-    shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),
-    shutdownReadinessDelayMs: parse(
-      'SHUTDOWN_READINESS_DELAY_MS',
-      int(0, 600_000),
-      isProduction ? 5_000 : 0,
-      'milliseconds 0..600000',
-    ),
-    accounts,
+    federation: { routerSecret: graphql.routerSecret },
+    accounts: readAccounts(source, { port: core.port, publicBaseUrl: core.publicBaseUrl }),
+    providers,
   };
 
   // Asked for last, and only for a valid demo configuration: nothing is generated or written for
@@ -651,90 +609,77 @@ export function loadConfig(
 }
 
 /**
+ * Each provider of the registry: remote when any of its remote variables is set (then all are
+ * required), a simulator when none is and we are not in production, a startup error otherwise.
+ */
+function readProviders(
+  source: ConfigSource,
+  publicBaseUrl: string | undefined,
+): Record<ProviderName, ProviderConfig> {
+  const out: Record<string, ProviderConfig> = {};
+  const { isProduction } = source.ctx;
+  for (const module of providerModules) {
+    const settings = readSection(module.config.settings, source);
+    const mode = providerMode(module, source);
+    if (mode === 'remote') {
+      const remote: Record<string, unknown> = {};
+      for (const [key, variable] of Object.entries(module.config.remote)) {
+        if (!source.isSet(variable)) {
+          source.problems.push(
+            `${variable.name}: required${isProduction ? ' in production' : ' when the provider is configured'}`,
+          );
+          continue;
+        }
+        remote[key] = readVariable(variable, source);
+      }
+      out[module.name] = { mode, remote: remote as RemoteValues<Fields>, settings };
+    } else {
+      out[module.name] = { mode, settings };
+    }
+    source.problems.push(
+      ...(module.config.check?.({ mode, settings }, { isProduction, publicBaseUrl }) ?? []),
+    );
+  }
+  return out as Record<ProviderName, ProviderConfig>;
+}
+
+function providerMode(module: AnyProviderModule, source: ConfigSource): 'remote' | 'simulator' {
+  const anySet = Object.values(module.config.remote).some((v) => source.isSet(v));
+  return anySet || source.ctx.isProduction ? 'remote' : 'simulator';
+}
+
+/**
  * Connected accounts. DATABASE_URL and TOKEN_ENCRYPTION_KEYS are secrets (a password, keys): their
  * problems are named, never their values.
  */
-function accountsConfig(
-  get: (name: string) => string | undefined,
-  problems: string[],
-  context: { isProduction: boolean; port: number; publicBaseUrl: string | undefined },
+function readAccounts(
+  source: ConfigSource,
+  context: { port: number; publicBaseUrl: string | undefined },
 ): AccountsConfig {
-  const databaseUrl = get('DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl))
-    problems.push('DATABASE_URL: expected a postgres:// or postgresql:// URL');
-  if (context.isProduction && databaseUrl === undefined)
-    problems.push('DATABASE_URL: required in production');
-
-  const keysText = get('TOKEN_ENCRYPTION_KEYS');
-  let encryptionKeys: EncryptionKey[] | undefined;
-  if (keysText !== undefined) {
-    try {
-      encryptionKeys = parseKeyRing(keysText);
-    } catch (error) {
-      // parseKeyRing's messages name positions and key ids, never key material.
-      problems.push(`TOKEN_ENCRYPTION_KEYS: ${(error as Error).message}`);
-    }
-  } else if (context.isProduction) {
-    problems.push('TOKEN_ENCRYPTION_KEYS: required in production');
-  }
-
+  const { isProduction } = source.ctx;
+  const fields = readSection(accountsFields, source);
+  if (isProduction && fields.databaseUrl === undefined && !source.isSet(accountsFields.databaseUrl))
+    source.problems.push('DATABASE_URL: required in production');
+  if (isProduction && fields.encryptionKeys === undefined && !source.isSet(accountsFields.encryptionKeys))
+    source.problems.push('TOKEN_ENCRYPTION_KEYS: required in production');
   const playground = context.publicBaseUrl
     ? `${context.publicBaseUrl.replace(/\/+$/, '')}/graphql`
     : `http://localhost:${context.port}/graphql,http://127.0.0.1:${context.port}/graphql`;
-  const returnUrlsText = get('OAUTH_RETURN_URLS');
   let returnUrls: ReturnUrlRule[] = [];
   try {
-    returnUrls = parseReturnUrlRules(returnUrlsText ?? playground, { requireHttps: context.isProduction });
+    returnUrls = parseReturnUrlRules(fields.returnUrls ?? playground, { requireHttps: isProduction });
   } catch (error) {
-    problems.push(
-      `${returnUrlsText === undefined ? 'PUBLIC_BASE_URL' : 'OAUTH_RETURN_URLS'}: ${(error as Error).message}`,
+    source.problems.push(
+      `${fields.returnUrls === undefined ? 'PUBLIC_BASE_URL' : 'OAUTH_RETURN_URLS'}: ${(error as Error).message}`,
     );
   }
-
   return {
-    databaseUrl,
-    encryptionKeys,
+    databaseUrl: fields.databaseUrl,
+    encryptionKeys: fields.encryptionKeys,
     returnUrls,
     stateTtlMs: 10 * 60 * 1000, // 10 min
     refreshSkewMs: 60 * 1000, // 60 s
   };
-}
-
-const booleanString = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-/**
- * A provider is remote when any of its variables is set (then all are required), a simulator
- * when none is and we are not in production, and a startup error in production otherwise.
- */
-function providerMode<R>(
-  env: Env,
-  get: (name: string) => string | undefined,
-  problems: string[],
-  isProduction: boolean,
-  variables: Record<string, keyof R>,
-  urlVariables: string[],
-): ProviderMode<R> {
-  const names = Object.keys(variables);
-  const anySet = names.some((n) => get(n) !== undefined || env[`${n}_FILE`] !== undefined);
-  if (!anySet && !isProduction) return { kind: 'simulator' };
-  const remote: Record<string, string> = {};
-  for (const name of names) {
-    const value = get(name);
-    if (value === undefined) {
-      problems.push(
-        `${name}: required${isProduction ? ' in production' : ' when the provider is configured'}`,
-      );
-      continue;
-    }
-    if (urlVariables.includes(name) && !z.url({ protocol: /^https?$/ }).safeParse(value).success) {
-      problems.push(`${name}: expected an http(s) URL, got ${JSON.stringify(value)}`);
-      continue;
-    }
-    remote[variables[name] as string] = value;
-  }
-  return { kind: 'remote', ...(remote as R) };
 }
 
 function readText(path: string): string {

@@ -9,7 +9,8 @@ export interface DefaultContext {
   isProduction: boolean;
 }
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false };
+/** A parsed value, or a refusal (with `detail` replacing the generic "expected ..." when given). */
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; detail?: string };
 
 /** One environment variable. */
 export interface Variable<T> {
@@ -78,18 +79,26 @@ function build<T>(
 interface RangeOptions<T> extends Common<T> {
   min: number;
   max: number;
-  /** Unit shown in messages and the README: `ms`, `s`, `bytes`... */
+  /** Unit shown in the README (`ms`, `s`, `bytes`); messages spell it out. */
   unit?: string;
+  /** What a valid value looks like, for messages; default from the unit and range. */
+  expected?: string;
 }
+
+const UNIT_WORDS: Record<string, string> = { ms: 'milliseconds', s: 'seconds' };
+const unitWord = (unit: string) => UNIT_WORDS[unit] ?? unit;
 
 const INTEGER = /^-?\d+$/;
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 
 /** An integer within [min, max] (both checked at startup, with the variable named). */
-export function integer(name: string, o: RangeOptions<number>): Variable<number>;
+export function integer(
+  name: string,
+  o: RangeOptions<number> & { default: DefaultOf<number> },
+): Variable<number>;
 export function integer(name: string, o: RangeOptions<number | undefined>): Variable<number | undefined>;
 export function integer(name: string, o: RangeOptions<number | undefined>): Variable<number | undefined> {
-  const what = o.unit ? `${o.unit} ${o.min}..${o.max}` : `an integer ${o.min}..${o.max}`;
+  const what = o.expected ?? (o.unit ? `${unitWord(o.unit)} ${o.min}..${o.max}` : `an integer ${o.min}..${o.max}`);
   return build<number | undefined>(
     name,
     o,
@@ -157,7 +166,7 @@ interface TextOptions<T> extends Common<T> {
   expected?: string;
 }
 
-export function text(name: string, o: TextOptions<string>): Variable<string>;
+export function text(name: string, o: TextOptions<string> & { default: DefaultOf<string> }): Variable<string>;
 export function text(name: string, o: TextOptions<string | undefined>): Variable<string | undefined>;
 export function text(name: string, o: TextOptions<string | undefined>): Variable<string | undefined> {
   return build<string | undefined>(name, o, o.expected ?? 'a string', (raw) => {
@@ -171,15 +180,19 @@ export function text(name: string, o: TextOptions<string | undefined>): Variable
 /** An http(s) URL (or another scheme list), kept as the string given. */
 export function url(
   name: string,
+  o: Common<string> & { default: DefaultOf<string>; protocols?: readonly string[] },
+): Variable<string>;
+export function url(
+  name: string,
   o: Common<string | undefined> & { protocols?: readonly string[] },
 ): Variable<string | undefined>;
-export function url(name: string, o: Common<string> & { protocols?: readonly string[] }): Variable<string>;
 export function url(
   name: string,
   o: Common<string | undefined> & { protocols?: readonly string[] },
 ): Variable<string | undefined> {
   const protocols = o.protocols ?? ['http', 'https'];
-  return build<string | undefined>(name, o, `a ${protocols.join(' or ')} URL`, (raw) => {
+  const what = o.protocols ? `a ${protocols.join(' or ')} URL` : 'an http(s) URL';
+  return build<string | undefined>(name, o, what, (raw) => {
     const t = raw.trim();
     try {
       const parsed = new URL(t);
@@ -190,20 +203,24 @@ export function url(
   });
 }
 
-/** A secret: may come from `<NAME>_FILE`, is never echoed, and must be at least `minBytes` long. */
+/**
+ * A secret: may come from `<NAME>_FILE`, is never echoed, and its length (in bytes, or characters
+ * with `unit: 'characters'`) must be within [min, max].
+ */
 export function secret(
   name: string,
-  o: Common<string | undefined> & { minBytes?: number; maxBytes?: number },
+  o: Common<string | undefined> & { min?: number; max?: number; unit?: 'bytes' | 'characters'; expected?: string },
 ): Variable<string | undefined> {
-  const min = o.minBytes ?? 1;
-  const what = o.maxBytes ? `${min}..${o.maxBytes} bytes` : `at least ${min} bytes`;
+  const min = o.min ?? 1;
+  const unit = o.unit ?? 'bytes';
+  const what = o.expected ?? `${o.max ? `${min}..${o.max}` : `at least ${min}`} ${unit}`;
   return build<string | undefined>(
     name,
     o,
     what,
     (raw) => {
-      const bytes = Buffer.byteLength(raw);
-      return bytes >= min && (o.maxBytes === undefined || bytes <= o.maxBytes)
+      const length = unit === 'bytes' ? Buffer.byteLength(raw) : raw.length;
+      return length >= min && (o.max === undefined || length <= o.max)
         ? { ok: true, value: raw }
         : { ok: false };
     },
@@ -243,7 +260,10 @@ export function list<T>(
   );
 }
 
-/** Anything else: `parse` returns undefined for an invalid value. */
+/**
+ * Anything else: `parse` returns undefined for an invalid value, or throws an Error whose message
+ * (which must never contain the value of a secret) says what is wrong.
+ */
 export function custom<T>(
   name: string,
   o: Common<T> & { parse: (raw: string) => T | undefined; expected: string; secret?: boolean },
@@ -253,8 +273,12 @@ export function custom<T>(
     o,
     o.expected,
     (raw) => {
-      const value = o.parse(raw);
-      return value === undefined ? { ok: false } : { ok: true, value };
+      try {
+        const value = o.parse(raw);
+        return value === undefined ? { ok: false } : { ok: true, value };
+      } catch (error) {
+        return { ok: false, detail: error instanceof Error ? error.message : undefined };
+      }
     },
     { secret: o.secret ?? false },
   );
@@ -314,7 +338,9 @@ export function readVariable<T>(variable: Variable<T>, source: ConfigSource): T 
   const result = variable.parse(raw);
   if (result.ok) return result.value;
   source.problems.push(
-    `${variable.name}: expected ${variable.expected}${variable.secret ? '' : `, got ${JSON.stringify(raw)}`}`,
+    result.detail !== undefined
+      ? `${variable.name}: ${result.detail}`
+      : `${variable.name}: expected ${variable.expected}${variable.secret ? '' : `, got ${JSON.stringify(raw)}`}`,
   );
   return variable.defaultValue(source.ctx);
 }

@@ -1,14 +1,11 @@
 // Process-wide provider clients, built once at startup from the config and the resolved endpoints:
-// undici pools, the shared cache, auth strategies and (per provider) the resilience pipeline.
+// for each module of the registry, its resilience pipeline, then its client over the shared
+// machinery (undici pools, the shared cache). Nothing here names a provider.
 import type { Logger } from 'pino';
-import type { Config, SendGridRemote, StripeRemote, TwilioRemote, UsersRemote } from './config.js';
-import type { Services } from './graphql/context.js';
+import type { Config } from './config.js';
 import type { Metrics } from './observability/metrics.js';
-import { SENDGRID_PROVIDER, SendGridClient } from './providers/sendgrid/client.js';
-import { STRIPE_PROVIDER, StripeClient } from './providers/stripe/client.js';
-import { TWILIO_PROVIDER, TwilioClient } from './providers/twilio/client.js';
-import { USERS_PROVIDER, UsersClient } from './providers/users/client.js';
-import { BasicAuth, BearerAuth, OAuth2ClientCredentialsAuth } from './upstream/auth.js';
+import type { AnyProviderModule, ClientDeps, ProviderEndpoint } from './providers/module.js';
+import { type Clients, type ProviderName, providerModules, type Services } from './providers/registry.js';
 import type { ResponseCache } from './upstream/cache.js';
 import type { UpstreamCallInfo } from './upstream/callContext.js';
 import type { UpstreamError } from './upstream/errors.js';
@@ -16,15 +13,8 @@ import type { ProviderHealth } from './upstream/health.js';
 import { createPipeline, type Pipeline } from './upstream/policies/pipeline.js';
 import type { PoolRegistry } from './upstream/pools.js';
 
-type Mode = { mode: 'simulator' | 'remote' };
-
-/** Where each provider actually is: from the environment, or a simulator main.ts started. */
-export interface ProviderEndpoints {
-  users: UsersRemote & Mode;
-  stripe: StripeRemote & Mode;
-  twilio: TwilioRemote & Mode;
-  sendgrid: SendGridRemote & Mode;
-}
+/** Where each provider actually is: from the environment, or a simulator demo mode started. */
+export type ProviderEndpoints = Record<ProviderName, ProviderEndpoint>;
 
 export interface ServiceDeps {
   metrics: Metrics;
@@ -34,6 +24,16 @@ export interface ServiceDeps {
   cache: ResponseCache;
   health: ProviderHealth;
   logger: Logger;
+  /** Where providers reach this Junction (callbacks); known only after listen in demo mode. */
+  publicBaseUrl: () => string | undefined;
+}
+
+/** The clients (by capability), by provider name, and each provider's pipeline. */
+export interface BuiltServices {
+  services: Services;
+  clients: Clients;
+  /** Each provider's resilience pipeline (breakers, limiter, budget): for readiness and metrics. */
+  pipelines: Record<string, Pipeline>;
 }
 
 /**
@@ -45,23 +45,8 @@ export function bucketFor(limitPerSecond: number, maxWaitMs: number) {
   return { ratePerSecond: Math.max(limitPerSecond - burst, limitPerSecond / 2), burst, maxWaitMs };
 }
 
-export function createServices({
-  config,
-  endpoints,
-  pools,
-  cache,
-  health,
-  logger,
-  metrics,
-}: ServiceDeps): Services {
-  for (const [name, endpoint] of [
-    [USERS_PROVIDER, endpoints.users],
-    [STRIPE_PROVIDER, endpoints.stripe],
-    [TWILIO_PROVIDER, endpoints.twilio],
-    [SENDGRID_PROVIDER, endpoints.sendgrid],
-  ] as const) {
-    health.register(name, endpoint.mode);
-  }
+export function createServices(deps: ServiceDeps): BuiltServices {
+  const { config, endpoints, pools, cache, health, logger, metrics } = deps;
   const onAttempt = (info: UpstreamCallInfo, error: UpstreamError | undefined) => {
     health.recordAttempt(info, error);
     metrics.upstreamAttempt(info, error);
@@ -81,123 +66,88 @@ export function createServices({
       );
     }
   };
-  const common = {
+  const common: ClientDeps['common'] = {
     pools,
     attemptTimeoutMs: config.upstream.attemptTimeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     maxPauseMs: config.policies.rateLimitMaxPauseMs,
     onAttempt,
   };
-  const { policies } = config;
   const pipelines: Record<string, Pipeline> = {};
-  const pipelineFor = (
-    provider: keyof Config['policies']['ratePerSecond'],
-    breakerGroup?: (route: string) => string,
-  ) => {
-    const pipeline = createPipeline({
-      provider,
-      retry: policies.retry,
-      budget: { ratio: policies.retryBudgetRatio },
-      breaker: policies.breaker,
-      probeTimeoutMs: policies.breaker.probeTimeoutMs,
-      breakerGroup,
-      rateLimit: {
-        ...bucketFor(policies.ratePerSecond[provider], policies.rateLimitMaxWaitMs),
-        maxPauseMs: policies.rateLimitMaxPauseMs,
-        onPauseClamped: (clamp) => {
-          metrics.pauseClamped(provider, clamp.header);
-          // Once per provider: a provider that keeps sending such headers must not flood the log.
-          if (clamp.first) {
-            logger.warn(
-              { provider, header: clamp.header, unit: clamp.unit, pauseMs: clamp.pauseMs },
-              'provider asked for a longer pause than RATE_LIMIT_MAX_PAUSE_MS; clamped (logged once)',
-            );
-          }
-        },
-      },
-      concurrency: { limit: policies.concurrency, poolConnections: config.upstream.connections },
-      onThrottle: (name, waitedMs) => metrics.throttled(name, waitedMs),
-      onRetry: (info) => {
-        metrics.retry(provider, info.route);
-        logger.info(
-          {
-            provider,
-            route: info.route,
-            attempt: info.attempt,
-            delayMs: Math.round(info.delayMs),
-            code: info.error.code,
-          },
-          'retrying upstream call',
-        );
-      },
-      onStateChange: (state, group) => {
-        health.setCircuit(provider, group, state);
-        metrics.circuit(provider, group, state);
-        logger.warn({ provider, group, circuit: state }, `circuit ${state}`);
-      },
-    });
-    pipelines[provider] = pipeline;
-    health.setCircuit(provider, provider, 'closed');
-    metrics.circuit(provider, provider, 'closed');
-    return pipeline;
-  };
-
-  const users = new UsersClient({
-    ...common,
-    baseUrl: endpoints.users.apiUrl,
-    auth: new OAuth2ClientCredentialsAuth({
-      provider: USERS_PROVIDER,
-      tokenUrl: endpoints.users.tokenUrl,
-      clientId: endpoints.users.clientId,
-      clientSecret: endpoints.users.clientSecret,
-      dispatcher: pools.get(endpoints.users.tokenUrl),
+  const clients: Record<string, unknown> = {};
+  const services: Record<string, unknown> = {};
+  for (const module of providerModules) {
+    const endpoint = endpoints[module.name as ProviderName];
+    health.register(module.name, endpoint.mode);
+    const pipeline = pipelineFor(module, endpoint, deps);
+    pipelines[module.name] = pipeline;
+    const client = module.createClient(endpoint, {
+      pools,
+      cache,
+      executor: pipeline,
+      common,
       maxPauseMs: config.policies.rateLimitMaxPauseMs,
-    }),
-    cache,
-    cachePolicy: {
-      ttlSeconds: config.usersProvider.cacheTtlSeconds,
-      staleWhileRevalidateSeconds: config.usersProvider.staleWhileRevalidateSeconds,
-      staleIfErrorSeconds: config.usersProvider.staleIfErrorSeconds,
-    },
-    maxBatch: config.usersProvider.maxBatch,
-    executor: pipelineFor(USERS_PROVIDER),
-  });
-  const stripe = new StripeClient({
-    ...common,
-    baseUrl: endpoints.stripe.apiBase,
-    auth: new BearerAuth(endpoints.stripe.secretKey),
-    cache,
-    // Payments (writes) and reads fail for different reasons at Stripe: separate breakers.
-    executor: pipelineFor(STRIPE_PROVIDER, (route) =>
-      route.startsWith('POST') ? 'stripe:writes' : STRIPE_PROVIDER,
-    ),
-  });
-  const twilio = new TwilioClient({
-    ...common,
-    baseUrl: endpoints.twilio.apiBase,
-    auth: new BasicAuth(endpoints.twilio.accountSid, endpoints.twilio.authToken),
-    accountSid: endpoints.twilio.accountSid,
-    cache,
-    executor: pipelineFor(TWILIO_PROVIDER),
-  });
-  const sendgrid = new SendGridClient({
-    ...common,
-    baseUrl: endpoints.sendgrid.apiBase,
-    auth: new BearerAuth(endpoints.sendgrid.apiKey),
-    executor: pipelineFor(SENDGRID_PROVIDER),
-  });
+      publicBaseUrl: deps.publicBaseUrl,
+      logger,
+    });
+    clients[module.name] = client;
+    services[module.capability] = client;
+  }
   return {
+    services: services as Services,
+    clients: clients as Clients,
     pipelines,
-    users,
-    stripe,
-    twilio,
-    sendgrid,
-    settings: {
-      smsFrom: endpoints.twilio.fromNumber,
-      smsStatusCallbackUrl: endpoints.twilio.publicBaseUrl
-        ? new URL('/webhooks/twilio', endpoints.twilio.publicBaseUrl).toString()
-        : undefined,
-      emailFrom: endpoints.sendgrid.fromEmail,
-    },
   };
+}
+
+function pipelineFor(module: AnyProviderModule, endpoint: ProviderEndpoint, deps: ServiceDeps): Pipeline {
+  const { config, health, logger, metrics } = deps;
+  const { policies } = config;
+  const provider = module.name;
+  const policy = module.policy(endpoint.settings);
+  const pipeline = createPipeline({
+    provider,
+    retry: policies.retry,
+    budget: { ratio: policies.retryBudgetRatio },
+    breaker: policies.breaker,
+    probeTimeoutMs: policies.breaker.probeTimeoutMs,
+    breakerGroup: policy.breakerGroup,
+    rateLimit: {
+      ...bucketFor(policy.ratePerSecond, policies.rateLimitMaxWaitMs),
+      maxPauseMs: policies.rateLimitMaxPauseMs,
+      onPauseClamped: (clamp) => {
+        metrics.pauseClamped(provider, clamp.header);
+        // Once per provider: a provider that keeps sending such headers must not flood the log.
+        if (clamp.first) {
+          logger.warn(
+            { provider, header: clamp.header, unit: clamp.unit, pauseMs: clamp.pauseMs },
+            'provider asked for a longer pause than RATE_LIMIT_MAX_PAUSE_MS; clamped (logged once)',
+          );
+        }
+      },
+    },
+    concurrency: { limit: policies.concurrency, poolConnections: config.upstream.connections },
+    onThrottle: (name, waitedMs) => metrics.throttled(name, waitedMs),
+    onRetry: (info) => {
+      metrics.retry(provider, info.route);
+      logger.info(
+        {
+          provider,
+          route: info.route,
+          attempt: info.attempt,
+          delayMs: Math.round(info.delayMs),
+          code: info.error.code,
+        },
+        'retrying upstream call',
+      );
+    },
+    onStateChange: (state, group) => {
+      health.setCircuit(provider, group, state);
+      metrics.circuit(provider, group, state);
+      logger.warn({ provider, group, circuit: state }, `circuit ${state}`);
+    },
+  });
+  health.setCircuit(provider, provider, 'closed');
+  metrics.circuit(provider, provider, 'closed');
+  return pipeline;
 }

@@ -1,56 +1,24 @@
 // Per-request context: the viewer from the JWT, fresh DataLoaders, the operation's cancellation
 // signal and deadline, and the process-wide services it may use.
 import { setMaxListeners } from 'node:events';
-import type DataLoader from 'dataloader';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { DocumentNode } from 'graphql';
-import type { Customer, Payment } from '../models/billing.js';
-import type { Message } from '../models/messaging.js';
 import { UpstreamReport } from '../observability/upstreamReport.js';
-import type { SendGridClient } from '../providers/sendgrid/client.js';
-import type { StripeClient } from '../providers/stripe/client.js';
 import {
-  createCustomerLoader,
-  createPaymentLoader,
-  createPaymentsLoader,
-  type PaymentsPageKey,
-} from '../providers/stripe/loaders.js';
-import type { TwilioClient } from '../providers/twilio/client.js';
-import { createMessagesLoader, type MessagesPageKey } from '../providers/twilio/loaders.js';
-import type { UsersClient } from '../providers/users/client.js';
-import { createUserLoader, type UserLoader } from '../providers/users/loaders.js';
+  type Clients,
+  type ProviderLoaders,
+  type ProviderName,
+  providerModules,
+  type Services,
+} from '../providers/registry.js';
 import { deadlineSignal } from '../upstream/abort.js';
 import type { CallContext } from '../upstream/callContext.js';
-import type { UpstreamPage } from '../upstream/pagination.js';
-import type { Pipeline } from '../upstream/policies/pipeline.js';
 import type { PubSub } from '../webhooks/pubsub.js';
 import type { Viewer, ViewerVerifier } from './viewer.js';
 
-/** Process-wide provider clients, built once at startup. */
-export interface Services {
-  /** Each provider's resilience pipeline (breakers, limiter, budget): for readiness and metrics. */
-  pipelines: Record<string, Pipeline>;
-  users: UsersClient;
-  stripe: StripeClient;
-  twilio: TwilioClient;
-  sendgrid: SendGridClient;
-  settings: {
-    /** Twilio number SMS are sent from. */
-    smsFrom: string;
-    /** Where Twilio posts status callbacks (PUBLIC_BASE_URL + /webhooks/twilio). */
-    smsStatusCallbackUrl: string | undefined;
-    /** SendGrid sender address. */
-    emailFrom: string;
-  };
-}
-
-export interface Loaders {
-  user: UserLoader;
-  customer: DataLoader<string, Customer | null>;
-  payment: DataLoader<string, Payment | null>;
-  payments: DataLoader<PaymentsPageKey, UpstreamPage<Payment>, string>;
-  messages: DataLoader<MessagesPageKey, UpstreamPage<Message>, string>;
-}
+export type { Services };
+/** The per-operation DataLoaders every provider module contributes (`user`, `customer`...). */
+export type Loaders = ProviderLoaders;
 
 /** Which transport carries an operation, and what the edge hands the WebSocket adapter. */
 export interface OperationTransport {
@@ -91,7 +59,10 @@ export interface GraphQLContext {
 }
 
 export interface ContextFactoryOptions {
+  /** The clients by capability, as resolvers see them. */
   services: Services;
+  /** The same clients by provider name, for the modules' loaders. */
+  clients: Clients;
   pubsub: PubSub;
   verifyViewer: ViewerVerifier;
   /** Overall deadline of one operation, in ms. */
@@ -152,13 +123,7 @@ export function createContextFactory(options: ContextFactoryOptions) {
       signal,
       deadline,
       upstream,
-      loaders: {
-        user: createUserLoader(options.services.users, upstream),
-        customer: createCustomerLoader(options.services.stripe, upstream),
-        payment: createPaymentLoader(options.services.stripe, upstream),
-        payments: createPaymentsLoader(options.services.stripe, upstream),
-        messages: createMessagesLoader(options.services.twilio, upstream),
-      },
+      loaders: createLoaders(options.clients, upstream),
       services: options.services,
       report,
       logger: facts.logger,
@@ -172,4 +137,13 @@ export function createContextFactory(options: ContextFactoryOptions) {
       },
     };
   };
+}
+
+/** Fresh loaders for one operation, from every module that contributes some. */
+function createLoaders(clients: Clients, call: CallContext): Loaders {
+  const loaders: Record<string, unknown> = {};
+  for (const module of providerModules) {
+    Object.assign(loaders, module.createLoaders?.(clients[module.name as ProviderName], call));
+  }
+  return loaders as Loaders;
 }

@@ -38,3 +38,6 @@ export interface Payment {
   canceledAt: Date | null;
   failureCode: string | null;
 }
+
+/** The pub/sub topic a user's payment updates are published on. */
+export const paymentTopic = (userId: string) => `payment:${userId}`;

@@ -34,3 +34,6 @@ export interface EmailReceipt {
   to: string;
   acceptedAt: Date;
 }
+
+/** The pub/sub topic a user's message status updates are published on. */
+export const messageTopic = (userId: string) => `message:${userId}`;

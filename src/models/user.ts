@@ -7,7 +7,7 @@ export interface User {
   lastName: string;
   /** E.164, or null when the user has none. */
   phone: string | null;
-  /** Stripe customer id linking the user to billing, or null. */
-  stripeCustomerId: string | null;
+  /** The billing provider's customer id linking the user to billing, or null. */
+  billingCustomerId: string | null;
   createdAt: Date;
 }

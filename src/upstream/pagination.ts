@@ -3,15 +3,20 @@
 // cursor even when the provider only hands out one per page.
 import type { Connection, Edge } from '../models/connection.js';
 
-/** A client sent an `after` cursor we did not issue (or tampered with). Maps to BAD_USER_INPUT. */
+/** A cursor we did not issue (or one tampered with). The GraphQL layer answers BAD_USER_INPUT. */
 export class InvalidCursorError extends Error {
-  readonly code = 'BAD_USER_INPUT';
-  constructor(readonly argument: string) {
+  readonly code = 'INVALID_CURSOR';
+  constructor(cursor: string) {
+    const shown = cursor.length > 64 ? `${cursor.slice(0, 64)}...` : cursor;
     super(
-      `"${argument}" is not a cursor this API issued; pass a pageInfo.endCursor or edge cursor back unchanged`,
+      `"${shown}" is not a cursor this API issued; pass a pageInfo.endCursor or edge cursor back unchanged`,
     );
     this.name = 'InvalidCursorError';
   }
+}
+
+export function isInvalidCursorError(error: unknown): error is InvalidCursorError {
+  return error instanceof InvalidCursorError;
 }
 
 interface PagePosition {
@@ -47,7 +52,7 @@ export function decodeCursor(namespace: string, cursor: string): PagePosition {
   } catch {
     // fall through
   }
-  throw new InvalidCursorError(cursor.length > 64 ? `${cursor.slice(0, 64)}...` : cursor);
+  throw new InvalidCursorError(cursor);
 }
 
 export interface UpstreamPage<T> {

@@ -78,6 +78,3 @@ export class PubSub<T = unknown> {
     return iterator;
   }
 }
-
-export const paymentTopic = (userId: string) => `payment:${userId}`;
-export const messageTopic = (userId: string) => `message:${userId}`;

@@ -5,28 +5,15 @@ import type { Logger } from 'pino';
 import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
 import { loadConfig } from '../../src/config.js';
+import type { Fields } from '../../src/configSchema.js';
 import { createLogger } from '../../src/observability/logger.js';
-import {
-  createSendGridSimulator,
-  type SendGridSimulator,
-  type SendGridSimulatorOptions,
-} from '../../src/simulators/sendgrid/simulator.js';
-import { generateEventWebhookKeyPair } from '../../src/simulators/sendgrid/webhooks.js';
-import {
-  createStripeSimulator,
-  type StripeSimulator,
-  type StripeSimulatorOptions,
-} from '../../src/simulators/stripe/simulator.js';
-import {
-  createTwilioSimulator,
-  type TwilioSimulator,
-  type TwilioSimulatorOptions,
-} from '../../src/simulators/twilio/simulator.js';
-import {
-  createUsersSimulator,
-  type UsersSimulator,
-  type UsersSimulatorOptions,
-} from '../../src/simulators/users/simulator.js';
+import type { ProviderEndpoint, RemoteValues } from '../../src/providers/module.js';
+import { type ProviderName, providerModules, SIMULATORS } from '../../src/providers/registry.js';
+import type { ProviderEndpoints } from '../../src/services.js';
+import type { SendGridSimulator, SendGridSimulatorOptions } from '../../src/simulators/sendgrid/simulator.js';
+import type { StripeSimulator, StripeSimulatorOptions } from '../../src/simulators/stripe/simulator.js';
+import type { TwilioSimulator, TwilioSimulatorOptions } from '../../src/simulators/twilio/simulator.js';
+import type { UsersSimulator, UsersSimulatorOptions } from '../../src/simulators/users/simulator.js';
 
 export interface GraphQLResponse {
   status: number;
@@ -70,77 +57,70 @@ export interface HarnessOptions {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const seedUsers = options.seedUsers ?? 1000;
-  const users = createUsersSimulator({ seedCount: 1000, ...options.users });
-  const stripe = createStripeSimulator({ seedUsers, ...options.stripe });
-  const twilio = createTwilioSimulator({ seedUsers, ...options.twilio });
-  const sendgrid = createSendGridSimulator({ ...options.sendgrid });
-  const [usersUrl, stripeUrl, twilioUrl, sendgridUrl] = await Promise.all([
-    users.start(),
-    stripe.start(),
-    twilio.start(),
-    sendgrid.start(),
-  ]);
-  const stripeWebhookSecret = 'whsec_harness_secret';
-  const sendgridKeys = generateEventWebhookKeyPair();
-  const env = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    USERS_API_URL: usersUrl,
-    USERS_TOKEN_URL: `${usersUrl}/oauth/token`,
-    USERS_CLIENT_ID: users.credentials.clientId,
-    USERS_CLIENT_SECRET: users.credentials.clientSecret,
-    ...options.env,
+  // Every provider of the registry on its simulator, started the way demo mode starts it.
+  const simulatorOptions: Record<ProviderName, object | undefined> = {
+    users: { seedCount: 1000, ...options.users },
+    stripe: { seedUsers, ...options.stripe },
+    twilio: { seedUsers, ...options.twilio },
+    sendgrid: options.sendgrid,
   };
-  // Outside production the harness runs Junction as demo mode would (the simulators are given as
-  // endpoints, not configured), so the demo token exists; its secret is random per harness.
-  // Production runs get the users variables and bring their own JWT_SECRET.
-  const configEnv: Record<string, string> = { ...env };
-  if (env.NODE_ENV !== 'production') {
-    for (const name of ['USERS_API_URL', 'USERS_TOKEN_URL', 'USERS_CLIENT_ID', 'USERS_CLIENT_SECRET'])
-      delete configEnv[name];
-  }
+  const env: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...options.env };
+  const production = env.NODE_ENV === 'production';
   const demoSecret = randomBytes(32).toString('base64url');
+  // Settings first (the simulators read some, e.g. webhook secrets), from what the test gave.
+  const settingsOf = (name: ProviderName) =>
+    loadConfig({ ...env, NODE_ENV: 'test', HOST: '127.0.0.1', JWT_SECRET: demoSecret }, undefined).providers[
+      name
+    ].settings;
+  const [users, stripe, twilio, sendgrid] = await Promise.all([
+    SIMULATORS.users().then((m) =>
+      m.startDemo({ faults: [], settings: settingsOf('users'), simulator: simulatorOptions.users }),
+    ),
+    SIMULATORS.stripe().then((m) =>
+      m.startDemo({ faults: [], settings: settingsOf('stripe'), simulator: simulatorOptions.stripe }),
+    ),
+    SIMULATORS.twilio().then((m) =>
+      m.startDemo({ faults: [], settings: settingsOf('twilio'), simulator: simulatorOptions.twilio }),
+    ),
+    SIMULATORS.sendgrid().then((m) =>
+      m.startDemo({ faults: [], settings: settingsOf('sendgrid'), simulator: simulatorOptions.sendgrid }),
+    ),
+  ]);
+  const demos = { users, stripe, twilio, sendgrid };
+  // Each provider points at its simulator; a remote variable the test sets (a client secret, say)
+  // replaces the simulator's value. Outside production Junction runs as demo mode would (the
+  // simulators are endpoints, not configuration), so the demo token exists, with a random secret;
+  // production runs see every remote variable, as a deployment would.
+  const configEnv: Record<string, string> = { ...env };
+  const endpoints: Record<string, ProviderEndpoint> = {};
+  for (const module of providerModules) {
+    const name = module.name as ProviderName;
+    const demo = demos[name];
+    const remote: Record<string, unknown> = { ...demo.remote };
+    for (const [key, variable] of Object.entries(module.config.remote)) {
+      const given = env[variable.name];
+      if (given !== undefined) remote[key] = given;
+      if (production) configEnv[variable.name] = String(remote[key]);
+      else delete configEnv[variable.name];
+    }
+    endpoints[name] = { mode: 'remote', remote: remote as RemoteValues<Fields>, settings: {} };
+  }
   const config = loadConfig(configEnv, undefined, { demoJwtSecret: () => demoSecret });
+  for (const module of providerModules) {
+    const name = module.name as ProviderName;
+    const endpoint = endpoints[name]!;
+    endpoint.settings = { ...config.providers[name].settings, ...demos[name].settings };
+  }
   const app = await buildApp({
     config,
-    endpoints: {
-      users: {
-        mode: 'remote',
-        apiUrl: env.USERS_API_URL,
-        tokenUrl: env.USERS_TOKEN_URL,
-        clientId: env.USERS_CLIENT_ID,
-        clientSecret: env.USERS_CLIENT_SECRET,
-      },
-      stripe: {
-        mode: 'remote',
-        apiBase: stripeUrl,
-        secretKey: stripe.secretKey,
-        webhookSecrets: [stripeWebhookSecret],
-      },
-      twilio: {
-        mode: 'remote',
-        apiBase: twilioUrl,
-        accountSid: twilio.accountSid,
-        authToken: twilio.authToken,
-        fromNumber: twilio.fromNumber,
-        publicBaseUrl: '',
-      },
-      sendgrid: {
-        mode: 'remote',
-        apiBase: sendgridUrl,
-        apiKey: sendgrid.apiKey,
-        fromEmail: 'noreply@junction.test',
-        webhookPublicKey: sendgridKeys.publicKey,
-      },
-    },
+    endpoints: endpoints as ProviderEndpoints,
     logger: options.logger ?? createLogger('silent'),
   });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.server.address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
   app.setPublicBaseUrl(url);
-  stripe.setWebhook({ url: `${url}/webhooks/stripe`, secret: stripeWebhookSecret });
-  sendgrid.setEventWebhook({ url: `${url}/webhooks/sendgrid`, privateKey: sendgridKeys.privateKeyPem });
+  for (const demo of Object.values(demos)) demo.connectWebhooks?.(url);
 
   const jwtSecret = config.jwt.secret;
   if (jwtSecret === undefined) throw new Error('harness: client tokens need an HS256 secret');
@@ -158,13 +138,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return {
     url,
     app,
-    users,
-    stripe,
-    twilio,
-    sendgrid,
-    stripeWebhookSecret,
+    users: users.simulator,
+    stripe: stripe.simulator,
+    twilio: twilio.simulator,
+    sendgrid: sendgrid.simulator,
+    stripeWebhookSecret: stripe.webhookSecret,
     jwtSecret,
-    sendgridWebhookPrivateKey: sendgridKeys.privateKeyPem,
+    sendgridWebhookPrivateKey: sendgrid.webhookPrivateKey,
     token,
     adminToken,
     async gql(query, opts = {}) {
@@ -181,7 +161,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await app.close();
-      await Promise.all([users.close(), stripe.close(), twilio.close(), sendgrid.close()]);
+      await Promise.all(Object.values(demos).map((d) => d.simulator.close()));
     },
   };
 }

@@ -34,7 +34,7 @@ const PRODUCTION_ENV = {
   PUBLIC_BASE_URL: 'https://junction.example.com',
   SENDGRID_API_KEY: 'SG.config-only',
   SENDGRID_FROM_EMAIL: 'noreply@example.com',
-  SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+  SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEkBP93U+to8skDfqHs69p9iz5jQ/MwTLUdd/qaaYkFYcVeMXLTdz1YHGuEVE83chBKwGdLTM1PgA8dpf9NbXzQ==',
   DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction', // config only: nothing connects yet
   TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
 };

@@ -88,7 +88,7 @@ describe('circuit breaker', () => {
     expect(ready.status).toBe('ready'); // a provider outage does not take Junction out of rotation
 
     const before = h.users.requests.length;
-    const client = h.app.services.users;
+    const client = h.app.services.clients.users;
     const started = performance.now();
     const error = await client.listUsers({ limit: 1, cursor: null }, {}).catch((e: unknown) => e);
     const elapsed = performance.now() - started;
@@ -152,7 +152,7 @@ describe('a hanging provider', () => {
 describe('coalescing', () => {
   it('turns 1,000 concurrent identical loads into one upstream request', async () => {
     h = await startHarness();
-    const client = h.app.services.users;
+    const client = h.app.services.clients.users;
     const users = await Promise.all(Array.from({ length: 1000 }, () => client.getUser('usr_0042', {})));
     expect(users.every((u) => u?.id === 'usr_0042')).toBe(true);
     expect(batchCalls(h.users)).toHaveLength(1);
@@ -168,7 +168,7 @@ describe('rate limiting', () => {
         USERS_CACHE_TTL_SECONDS: '0',
       },
     });
-    const client = h.app.services.users;
+    const client = h.app.services.clients.users;
     await client.listUsers({ limit: 1, cursor: null }, {}); // token fetch out of the way
     h.users.resetCounters();
     const results = await Promise.allSettled(
@@ -192,7 +192,7 @@ describe('rate limiting', () => {
     h = await startHarness({
       env: { USERS_RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_MAX_WAIT_MS: '100', USERS_CACHE_TTL_SECONDS: '0' },
     });
-    const client = h.app.services.users;
+    const client = h.app.services.clients.users;
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, () => client.listUsers({ limit: 1, cursor: null }, {})),
     );
@@ -226,7 +226,7 @@ describe('cache that serves stale', () => {
     h = await startHarness({
       env: { USERS_CACHE_TTL_SECONDS: '1', USERS_CACHE_SWR_SECONDS: '0', USERS_CACHE_SIE_SECONDS: '0' },
     });
-    const client = h.app.services.users;
+    const client = h.app.services.clients.users;
     expect(await client.getUser('usr_0012', {})).toMatchObject({ id: 'usr_0012' });
     const [first] = batchCalls(h.users);
     expect(first!.route).toBe('GET /users/:id');

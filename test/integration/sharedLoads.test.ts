@@ -130,7 +130,7 @@ describe('a coalesced load outlives the client that started it', () => {
 describe('a batch serves several operations', () => {
   it('reports the one users batch call to every operation whose ids it carried', async () => {
     h = await startHarness();
-    const client = h.app.services.users;
+    const client = h.app.services.clients.users;
     await client.listUsers({ limit: 1, cursor: null }, {}); // the token, out of the way
     const seen: Record<string, string[]> = { a: [], b: [] };
     const ctx = (name: string) => ({ onCall: (info: { route: string }) => seen[name]!.push(info.route) });

@@ -59,7 +59,7 @@ describe('batching and caching', () => {
     h = await startHarness();
     const { UsersClient } = await import('../../src/providers/users/client.js');
     const { OAuth2ClientCredentialsAuth } = await import('../../src/upstream/auth.js');
-    await h.app.services.users.getUser('usr_0005', {});
+    await h.app.services.clients.users.getUser('usr_0005', {});
     const other = new UsersClient({
       baseUrl: h.users.url,
       pools: h.app.pools,
@@ -72,7 +72,7 @@ describe('batching and caching', () => {
         clientSecret: 'another-secret',
       }),
     });
-    expect(other.credentialId).not.toBe(h.app.services.users.credentialId);
+    expect(other.credentialId).not.toBe(h.app.services.clients.users.credentialId);
     // The other credential is refused by the service, so a shared entry would have hidden that.
     await expect(other.getUser('usr_0005', {})).rejects.toMatchObject({ code: 'UPSTREAM_REJECTED' });
   });

@@ -7,8 +7,8 @@ import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { STRIPE_API_VERSION } from '../../src/providers/stripe/client.js';
+import { twilioSignature } from '../../src/providers/twilio/webhookSignature.js';
 import { eventId, signEventPayload } from '../../src/simulators/sendgrid/webhooks.js';
-import { twilioSignature } from '../../src/webhooks/verifyTwilio.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 
 let h: Harness | undefined;

@@ -1,10 +1,8 @@
 // Billing domain resolvers: User.billing, User.payments and createPayment (users service + Stripe).
 import { randomUUID } from 'node:crypto';
 import type { Resolvers } from '../../generated/graphql.js';
-import type { Payment } from '../../models/billing.js';
+import { type Payment, paymentTopic } from '../../models/billing.js';
 import type { Connection } from '../../models/connection.js';
-import { paginate } from '../../upstream/pagination.js';
-import { paymentTopic } from '../../webhooks/pubsub.js';
 import { requireSelfOrAdmin, requireViewer } from '../authz.js';
 import { badUserInput, forbidden, userError } from '../errors.js';
 import { checkFirst } from './paging.js';
@@ -18,20 +16,14 @@ export const billingResolvers: Resolvers = {
   User: {
     billing: (user, _args, ctx) => {
       requireSelfOrAdmin(ctx, user.id);
-      return user.stripeCustomerId ? ctx.loaders.customer.load(user.stripeCustomerId) : null;
+      return user.billingCustomerId ? ctx.loaders.customer.load(user.billingCustomerId) : null;
     },
     payments: (user, { first, after }, ctx) => {
       requireSelfOrAdmin(ctx, user.id);
-      const customerId = user.stripeCustomerId;
+      const customerId = user.billingCustomerId;
       const count = checkFirst(first ?? 10);
       if (!customerId) return EMPTY;
-      return paginate({
-        namespace: `payments:${customerId}`,
-        first: count,
-        after,
-        maxPageSize: ctx.services.stripe.maxPageSize,
-        fetchPage: (cursor, limit) => ctx.loaders.payments.load({ customerId, limit, startingAfter: cursor }),
-      });
+      return ctx.services.billing.paymentsPage(customerId, { first: count, after }, ctx.upstream);
     },
   },
   Subscription: {
@@ -80,14 +72,14 @@ export const billingResolvers: Resolvers = {
       }
       const user = await ctx.loaders.user.load(input.userId);
       if (!user) throw userError('NOT_FOUND', `No user with id "${input.userId}"`);
-      if (!user.stripeCustomerId)
+      if (!user.billingCustomerId)
         throw badUserInput(`User "${input.userId}" has no billing account`, 'userId');
       // A client's key is scoped to the user, so two users can never collide on one Stripe key.
       // Without one, the key is fresh per operation and still covers every retry of this call.
       const idempotencyKey = `junction:${input.userId}:${input.idempotencyKey ?? randomUUID()}`;
-      const payment = await ctx.services.stripe.createPayment(
+      const payment = await ctx.services.billing.createPayment(
         {
-          customerId: user.stripeCustomerId,
+          customerId: user.billingCustomerId,
           userId: user.id,
           amount: input.amount,
           currency,

@@ -1,9 +1,7 @@
 // Messaging domain resolvers: User.messages, sendSms (users + Twilio) and sendEmail (users + SendGrid).
 import type { Resolvers } from '../../generated/graphql.js';
 import type { Connection } from '../../models/connection.js';
-import type { Message } from '../../models/messaging.js';
-import { paginate } from '../../upstream/pagination.js';
-import { messageTopic } from '../../webhooks/pubsub.js';
+import { type Message, messageTopic } from '../../models/messaging.js';
 import { requireAdmin, requireSelfOrAdmin } from '../authz.js';
 import { badUserInput, userError } from '../errors.js';
 import { checkFirst } from './paging.js';
@@ -19,13 +17,7 @@ export const messagingResolvers: Resolvers = {
       const count = checkFirst(first ?? 10);
       const to = user.phone;
       if (!to) return EMPTY;
-      return paginate({
-        namespace: `messages:${to}`,
-        first: count,
-        after,
-        maxPageSize: ctx.services.twilio.maxPageSize,
-        fetchPage: (cursor, limit) => ctx.loaders.messages.load({ to, limit, pageToken: cursor }),
-      });
+      return ctx.services.sms.messagesPage(to, { first: count, after }, ctx.upstream);
     },
   },
   Subscription: {
@@ -50,16 +42,7 @@ export const messagingResolvers: Resolvers = {
       const user = await ctx.loaders.user.load(input.userId);
       if (!user) throw userError('NOT_FOUND', `No user with id "${input.userId}"`);
       if (!user.phone) throw badUserInput(`User "${input.userId}" has no phone number`, 'userId');
-      const { settings } = ctx.services;
-      // The user id rides in the callback URL, which Twilio signs: the status update can then be
-      // pushed to that user's subscribers without a reverse lookup by phone number.
-      const statusCallback = settings.smsStatusCallbackUrl
-        ? `${settings.smsStatusCallbackUrl}?userId=${encodeURIComponent(user.id)}`
-        : undefined;
-      const message = await ctx.services.twilio.sendMessage(
-        { to: user.phone, from: settings.smsFrom, body, statusCallback },
-        ctx.upstream,
-      );
+      const message = await ctx.services.sms.sendSms({ to: user.phone, body, userId: user.id }, ctx.upstream);
       return { message };
     },
     sendEmail: async (_parent, { input }, ctx) => {
@@ -87,11 +70,10 @@ export const messagingResolvers: Resolvers = {
         toName = `${user.firstName} ${user.lastName}`.trim();
         customArgs.user_id = user.id;
       }
-      const receipt = await ctx.services.sendgrid.sendEmail(
+      const receipt = await ctx.services.email.sendEmail(
         {
           to,
           toName,
-          from: ctx.services.settings.emailFrom,
           subject: input.subject,
           text: input.text,
           html: input.html,

@@ -1,6 +1,5 @@
 // Users domain resolvers: me, user, users, and the User entity.
 import type { Resolvers } from '../../generated/graphql.js';
-import { paginate } from '../../upstream/pagination.js';
 import { requireAdmin, requireSelfOrAdmin, requireViewer } from '../authz.js';
 import { checkFirst } from './paging.js';
 
@@ -13,14 +12,10 @@ export const usersResolvers: Resolvers = {
     },
     users: async (_parent, { first, after }, ctx) => {
       requireAdmin(ctx);
-      const users = ctx.services.users;
-      const connection = await paginate({
-        namespace: 'users',
-        first: checkFirst(first),
-        after,
-        maxPageSize: users.maxPageSize,
-        fetchPage: (cursor, limit) => users.listUsers({ limit, cursor }, ctx.upstream),
-      });
+      const connection = await ctx.services.directory.usersPage(
+        { first: checkFirst(first), after },
+        ctx.upstream,
+      );
       // Later `user(id:)` lookups in the same operation need no upstream call.
       for (const edge of connection.edges) ctx.loaders.user.prime(edge.node.id, edge.node);
       return connection;

@@ -18,7 +18,8 @@ export const SENDGRID_PROVIDER = 'sendgrid';
 export interface EmailRequest {
   to: string;
   toName?: string | undefined;
-  from: string;
+  /** Default: the configured sender (`SENDGRID_FROM_EMAIL`). */
+  from?: string | undefined;
   subject: string;
   text?: string | null | undefined;
   html?: string | null | undefined;
@@ -27,7 +28,7 @@ export interface EmailRequest {
 }
 
 /** The mail/send body for `request` (exported for the contract test against SendGrid's OpenAPI). */
-export function toMailSendBody(request: EmailRequest): SendGridMail {
+export function toMailSendBody(request: EmailRequest & { from: string }): SendGridMail {
   const content: SendGridMail['content'] = [];
   // SendGrid requires text/plain before text/html when both are present.
   if (request.text) content.push({ type: 'text/plain', value: request.text });
@@ -46,19 +47,29 @@ export function toMailSendBody(request: EmailRequest): SendGridMail {
   };
 }
 
+export interface SendGridClientOptions extends Omit<RestClientOptions, 'provider'> {
+  /** The sender of every email that names none. */
+  fromEmail?: string;
+}
+
 export class SendGridClient extends RestClient {
-  constructor(options: Omit<RestClientOptions, 'provider'>) {
+  private readonly fromEmail: string | undefined;
+
+  constructor(options: SendGridClientOptions) {
     super({ requestIdHeaders: ['x-message-id', 'x-request-id'], ...options, provider: SENDGRID_PROVIDER });
+    this.fromEmail = options.fromEmail;
   }
 
   /** Hands an email to SendGrid. Not retried once it may have arrived: mail/send has no idempotency key. */
   async sendEmail(request: EmailRequest, ctx: CallContext): Promise<EmailReceipt> {
+    const from = request.from ?? this.fromEmail;
+    if (from === undefined) throw new TypeError('SendGridClient: sendEmail needs a sender (fromEmail)');
     const res = await this.send(
       {
         method: 'POST',
         path: '/v3/mail/send',
         route: 'POST /v3/mail/send',
-        json: toMailSendBody(request),
+        json: toMailSendBody({ ...request, from }),
         schema: z.unknown(),
         allowEmptyBody: true,
       },

@@ -1,6 +1,7 @@
 // Stripe client: customers and PaymentIntents as domain verbs. Reads go through the shared cache
 // (invalidated by mutations and webhooks); errors are read from Stripe's own error body.
 import type { Customer, Payment } from '../../models/billing.js';
+import type { Connection } from '../../models/connection.js';
 import { type CachePolicy, cacheKey, type ResponseCache } from '../../upstream/cache.js';
 import type { CallContext } from '../../upstream/callContext.js';
 import {
@@ -20,7 +21,7 @@ import {
   UpstreamRejectedError,
   UpstreamUnavailableError,
 } from '../../upstream/errors.js';
-import type { UpstreamPage } from '../../upstream/pagination.js';
+import { paginate, type UpstreamPage } from '../../upstream/pagination.js';
 import { toCustomer, toPayment, toStripeForm } from './mapping.js';
 import {
   stripeCustomerSchema,
@@ -133,6 +134,21 @@ export class StripeClient extends RestClient {
   }
 
   /** One page of a customer's PaymentIntents, newest first; `startingAfter` is a PaymentIntent id. */
+  /** A window of a customer's PaymentIntents, newest first, as a connection. */
+  paymentsPage(
+    customerId: string,
+    window: { first: number; after: string | null | undefined },
+    ctx: CallContext,
+  ): Promise<Connection<Payment>> {
+    return paginate({
+      namespace: `payments:${customerId}`,
+      first: window.first,
+      after: window.after,
+      maxPageSize: this.maxPageSize,
+      fetchPage: (cursor, limit) => this.listPayments(customerId, { limit, startingAfter: cursor }, ctx),
+    });
+  }
+
   async listPayments(
     customerId: string,
     page: { limit: number; startingAfter: string | null },

@@ -1,6 +1,8 @@
 // Twilio client: send an SMS and list the messages sent to a number. Paging follows Twilio's
 // next_page_uri, but only its page token travels in our cursors: path and filters are rebuilt here,
 // so a forged cursor can never widen what is listed.
+
+import type { Connection } from '../../models/connection.js';
 import type { Message } from '../../models/messaging.js';
 import { type CachePolicy, cacheKey, type ResponseCache } from '../../upstream/cache.js';
 import type { CallContext } from '../../upstream/callContext.js';
@@ -13,7 +15,7 @@ import {
   UpstreamRateLimitedError,
   UpstreamRejectedError,
 } from '../../upstream/errors.js';
-import { InvalidCursorError, type UpstreamPage } from '../../upstream/pagination.js';
+import { InvalidCursorError, paginate, type UpstreamPage } from '../../upstream/pagination.js';
 import { toMessage } from './mapping.js';
 import { twilioErrorSchema, twilioMessageListSchema, twilioMessageSchema } from './types.js';
 
@@ -34,6 +36,10 @@ const INPUT_ERRORS: Record<number, string> = {
 
 export interface TwilioClientOptions extends Omit<RestClientOptions, 'provider'> {
   accountSid: string;
+  /** The number SMS are sent from (`sendSms`). */
+  fromNumber?: string;
+  /** Where Twilio posts status callbacks (this Junction's `/webhooks/twilio`); undefined: none asked. */
+  statusCallbackUrl?: () => string | undefined;
   cache: ResponseCache;
   /** Message lists: short TTL, invalidated by sends and status callbacks. Default 15 s. */
   messagesCachePolicy?: CachePolicy;
@@ -43,18 +49,34 @@ export class TwilioClient extends RestClient {
   /** Largest page we ask for (Twilio allows 1000; connections cap `first` at 100). */
   readonly maxPageSize = 100;
   private readonly accountSid: string;
+  private readonly fromNumber: string | undefined;
+  private readonly statusCallbackUrl: () => string | undefined;
   private readonly cache: ResponseCache;
   private readonly messagesPolicy: CachePolicy;
 
   constructor(options: TwilioClientOptions) {
     super({ requestIdHeaders: ['twilio-request-id', 'x-request-id'], ...options, provider: TWILIO_PROVIDER });
     this.accountSid = options.accountSid;
+    this.fromNumber = options.fromNumber;
+    this.statusCallbackUrl = options.statusCallbackUrl ?? (() => undefined);
     this.cache = options.cache;
     this.messagesPolicy = options.messagesCachePolicy ?? { ttlSeconds: 15, staleIfErrorSeconds: 300 };
   }
 
   private get messagesPath(): string {
     return `/2010-04-01/Accounts/${encodeURIComponent(this.accountSid)}/Messages.json`;
+  }
+
+  /**
+   * Sends `body` to a user's phone from the configured number. The user id rides in the status
+   * callback URL, which Twilio signs: a status update can then be pushed to that user's
+   * subscribers without a reverse lookup by phone number.
+   */
+  sendSms(params: { to: string; body: string; userId: string }, ctx: CallContext): Promise<Message> {
+    if (this.fromNumber === undefined) throw new TypeError('TwilioClient: sendSms needs fromNumber');
+    const callback = this.statusCallbackUrl();
+    const statusCallback = callback ? `${callback}?userId=${encodeURIComponent(params.userId)}` : undefined;
+    return this.sendMessage({ to: params.to, from: this.fromNumber, body: params.body, statusCallback }, ctx);
   }
 
   /** Sends an SMS. Not retried once it may have reached Twilio: SMS has no idempotency key. */
@@ -89,6 +111,21 @@ export class TwilioClient extends RestClient {
   }
 
   /** One page of messages sent to `to`, newest first. `pageToken` is an opaque cursor from a previous page. */
+  /** A window of the messages sent to `to`, newest first, as a connection. */
+  messagesPage(
+    to: string,
+    window: { first: number; after: string | null | undefined },
+    ctx: CallContext,
+  ): Promise<Connection<Message>> {
+    return paginate({
+      namespace: `messages:${to}`,
+      first: window.first,
+      after: window.after,
+      maxPageSize: this.maxPageSize,
+      fetchPage: (cursor, limit) => this.listMessagesTo(to, { limit, pageToken: cursor }, ctx),
+    });
+  }
+
   async listMessagesTo(
     to: string,
     page: { limit: number; pageToken: string | null },
@@ -176,7 +213,7 @@ function decodePageToken(value: string): { page: string; token: string } {
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw new InvalidCursorError('after');
+    throw new InvalidCursorError(value);
   }
   if (
     typeof parsed === 'object' &&
@@ -188,5 +225,5 @@ function decodePageToken(value: string): { page: string; token: string } {
   ) {
     return parsed as { page: string; token: string };
   }
-  throw new InvalidCursorError('after');
+  throw new InvalidCursorError(value);
 }

@@ -2,6 +2,7 @@
 // per id (keyed by credential); cache misses from all concurrent operations are merged into
 // `GET /users?ids=` batches of at most `maxBatch`.
 import DataLoader from 'dataloader';
+import type { Connection } from '../../models/connection.js';
 import type { User } from '../../models/user.js';
 import {
   type CachePolicy,
@@ -13,7 +14,7 @@ import {
 import type { CallContext } from '../../upstream/callContext.js';
 import { RestClient, type RestClientOptions } from '../../upstream/client.js';
 import { isUpstreamCode } from '../../upstream/errors.js';
-import type { UpstreamPage } from '../../upstream/pagination.js';
+import { paginate, type UpstreamPage } from '../../upstream/pagination.js';
 import { SharedCallContext } from '../../upstream/sharedContext.js';
 import { toUser } from './mapping.js';
 import { type ExternalUser, externalUserSchema, userBatchSchema, userPageSchema } from './types.js';
@@ -79,6 +80,20 @@ export class UsersClient extends RestClient {
    * One page of all users, in the service's stable order. Pages are cached briefly (the user
    * policy's TTL, no stale serving): a list changes more often than the users in it.
    */
+  /** A window of the users list as a connection (`first` after `after`, our opaque cursors). */
+  usersPage(
+    window: { first: number; after: string | null | undefined },
+    ctx: CallContext,
+  ): Promise<Connection<User>> {
+    return paginate({
+      namespace: 'users',
+      first: window.first,
+      after: window.after,
+      maxPageSize: this.maxPageSize,
+      fetchPage: (cursor, limit) => this.listUsers({ limit, cursor }, ctx),
+    });
+  }
+
   async listUsers(
     page: { limit: number; cursor: string | null },
     ctx: CallContext,

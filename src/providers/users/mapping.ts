@@ -9,7 +9,7 @@ export function toUser(external: ExternalUser): User {
     firstName: external.first_name,
     lastName: external.last_name,
     phone: external.phone_number ?? null,
-    stripeCustomerId: external.stripe_customer_id ?? null,
+    billingCustomerId: external.stripe_customer_id ?? null,
     createdAt: toDate(external.created_timestamp),
   };
 }

@@ -4,8 +4,8 @@
 // so every request goes upstream, as for a system without a shared cache).
 import { buildApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
+import { startProviders } from '../../../src/demo.js';
 import { createServiceLogger } from '../../../src/observability/logger.js';
-import { startProviders } from '../../../src/simulators/demo.js';
 import { failStartup, serveParent } from '../lib/child.js';
 
 async function main(): Promise<void> {

@@ -17,7 +17,7 @@ const providersEnv = {
   PUBLIC_BASE_URL: 'https://junction.example.com',
   SENDGRID_API_KEY: 'SG.key',
   SENDGRID_FROM_EMAIL: 'noreply@example.com',
-  SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+  SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEkBP93U+to8skDfqHs69p9iz5jQ/MwTLUdd/qaaYkFYcVeMXLTdz1YHGuEVE83chBKwGdLTM1PgA8dpf9NbXzQ==',
   DATABASE_URL: 'postgres://junction@db.internal/junction',
   TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
 };
@@ -41,7 +41,8 @@ describe('loadConfig', () => {
     const config = loadConfig({}, undefined, { demoJwtSecret: () => 'd'.repeat(43) });
     expect(config.port).toBe(4000);
     expect(config.host).toBe('127.0.0.1');
-    expect(config.users).toEqual({ kind: 'simulator' });
+    expect(config.providers.users).toMatchObject({ mode: 'simulator' });
+    expect(config.providers.users).not.toHaveProperty('remote');
     expect(config.jwt).toMatchObject({ secret: 'd'.repeat(43), isDemoSecret: true, requireExp: true });
     expect(config.graphql.introspection).toBe(true);
   });
@@ -141,7 +142,10 @@ describe('loadConfig', () => {
 
   it('keeps STRIPE_WEBHOOK_SECRET when Stripe is simulated (stripe listen --forward-to in demo mode)', () => {
     const config = loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_from_cli' });
-    expect(config.stripe).toEqual({ kind: 'simulator', webhookSecrets: ['whsec_from_cli'] });
+    expect(config.providers.stripe).toMatchObject({
+      mode: 'simulator',
+      settings: { webhookSecrets: ['whsec_from_cli'] },
+    });
   });
 
   it('names every missing variable in production, in one error', () => {
@@ -196,18 +200,20 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://junction@db.internal/junction',
       TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
     });
-    expect(config.stripe).toMatchObject({
-      kind: 'remote',
-      apiBase: 'https://api.stripe.com',
-      webhookSecrets: ['whsec_old', 'whsec_new'],
+    expect(config.providers.stripe).toMatchObject({
+      mode: 'remote',
+      settings: { apiBase: 'https://api.stripe.com', webhookSecrets: ['whsec_old', 'whsec_new'] },
     });
-    expect(config.twilio).toMatchObject({ kind: 'remote', publicBaseUrl: 'https://junction.example.com' });
-    expect(config.users).toEqual({
-      kind: 'remote',
-      apiUrl: usersEnv.USERS_API_URL,
-      tokenUrl: usersEnv.USERS_TOKEN_URL,
-      clientId: 'junction',
-      clientSecret: 's3cr3t-value',
+    expect(config.providers.twilio).toMatchObject({ mode: 'remote' });
+    expect(config.publicBaseUrl).toBe('https://junction.example.com');
+    expect(config.providers.users).toMatchObject({
+      mode: 'remote',
+      remote: {
+        apiUrl: usersEnv.USERS_API_URL,
+        tokenUrl: usersEnv.USERS_TOKEN_URL,
+        clientId: 'junction',
+        clientSecret: 's3cr3t-value',
+      },
     });
     expect(config.graphql.introspection).toBe(false);
     expect(config.jwt.isDemoSecret).toBe(false);
@@ -218,7 +224,7 @@ describe('loadConfig', () => {
       { ...usersEnv, JWT_SECRET, USERS_CLIENT_SECRET: '', USERS_CLIENT_SECRET_FILE: '/run/secrets/users' },
       (path) => (path === '/run/secrets/users' ? 'from-file\n' : ''),
     );
-    expect(config.users).toMatchObject({ clientSecret: 'from-file' });
+    expect(config.providers.users).toMatchObject({ remote: { clientSecret: 'from-file' } });
   });
 });
 

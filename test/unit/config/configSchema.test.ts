@@ -28,7 +28,7 @@ const fields = {
   level: oneOf('DEMO_LEVEL', ['info', 'warn', 'error'] as const, { default: 'info', doc: 'Level.' }),
   name: text('DEMO_NAME', { doc: 'Optional name.' }),
   base: url('DEMO_BASE', { default: 'https://api.example.com', doc: 'Base URL.' }),
-  key: secret('DEMO_KEY', { minBytes: 8, doc: 'The key.' }),
+  key: secret('DEMO_KEY', { min: 8, doc: 'The key.' }),
   delayMs: integer('DEMO_DELAY_MS', {
     min: 0,
     max: 600_000,
@@ -115,11 +115,11 @@ describe('declarative config', () => {
       DEMO_PORT: '99999',
     });
     expect(problems).toEqual([
-      'DEMO_TIMEOUT_MS: expected ms 1..60000, got "0"',
+      'DEMO_TIMEOUT_MS: expected milliseconds 1..60000, got "0"',
       'DEMO_RATIO: expected a number in (0, 1], got "0"',
       'DEMO_ON: expected true or false, got "maybe"',
       'DEMO_LEVEL: expected one of info, warn or error, got "loud"',
-      'DEMO_BASE: expected a http or https URL, got "ftp://x"',
+      'DEMO_BASE: expected an http(s) URL, got "ftp://x"',
       'DEMO_IDS: expected comma-separated ids, got "a,B"',
       'DEMO_PORT: expected a port, got "99999"',
     ]);

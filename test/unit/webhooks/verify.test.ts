@@ -3,10 +3,13 @@ import { createHash, createSign, generateKeyPairSync } from 'node:crypto';
 import Stripe from 'stripe';
 import twilio from 'twilio';
 import { describe, expect, it } from 'vitest';
+import {
+  sendgridPublicKey,
+  verifySendGridSignature,
+} from '../../../src/providers/sendgrid/webhookSignature.js';
+import { verifyStripeSignature } from '../../../src/providers/stripe/webhookSignature.js';
+import { twilioSignature, verifyTwilioSignature } from '../../../src/providers/twilio/webhookSignature.js';
 import { EventDeduper } from '../../../src/webhooks/dedupe.js';
-import { sendgridPublicKey, verifySendGridSignature } from '../../../src/webhooks/verifySendGrid.js';
-import { verifyStripeSignature } from '../../../src/webhooks/verifyStripe.js';
-import { twilioSignature, verifyTwilioSignature } from '../../../src/webhooks/verifyTwilio.js';
 
 const stripe = new Stripe('sk_test_unused');
 const SECRET = 'whsec_test_secret_one';

@@ -1,7 +1,7 @@
 // SendGrid event webhook: ECDSA P-256 / SHA-256 over (timestamp + raw payload), signature in
 // X-Twilio-Email-Event-Webhook-Signature (base64 DER), timestamp in ...-Timestamp (unix seconds).
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
-import { WebhookVerificationError } from './errors.js';
+import { WebhookVerificationError } from '../webhookKit.js';
 
 /** SendGrid shows the key as base64 DER (SPKI); PEM is accepted too. */
 export function sendgridPublicKey(value: string): KeyObject {

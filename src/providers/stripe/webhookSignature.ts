@@ -1,7 +1,7 @@
 // Stripe-Signature: `t=<unix>,v1=<hex HMAC-SHA256(secret, "t.payload")>[,v1=...]`. Several v1
 // values and several secrets are accepted, so a secret can be rotated without dropping events.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { WebhookVerificationError } from './errors.js';
+import { WebhookVerificationError } from '../webhookKit.js';
 
 export interface StripeVerifyOptions {
   /** Signing secrets (`whsec_...`); any one may match. */

@@ -1,4 +1,5 @@
-// Why a webhook was refused: a stable reason (metric label, log field) and the HTTP status to answer.
+// What every provider's webhook handler uses: why a delivery was refused (a stable reason for
+// metrics and logs, and the HTTP status to answer), and safe readers of a verified body.
 
 export type WebhookRejectReason =
   | 'missing_signature'
@@ -33,4 +34,18 @@ export class WebhookVerificationError extends Error {
 
 export function isWebhookVerificationError(error: unknown): error is WebhookVerificationError {
   return error instanceof WebhookVerificationError;
+}
+
+/** A verified body as JSON, or undefined when it is not JSON (the caller counts it unusable). */
+export function parseJsonBody(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `value` when it is non-empty and at most `maxLength` long, else null: bounds what a callback carries. */
+export function bounded(value: string | null, maxLength: number): string | null {
+  return value !== null && value.length > 0 && value.length <= maxLength ? value : null;
 }

@@ -2,7 +2,7 @@
 // JSON bodies the URL carries `bodySHA256`, which must match the body. Twilio signs the public
 // URL it called, so the URL is rebuilt from PUBLIC_BASE_URL, never from the Host header.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { WebhookVerificationError } from './errors.js';
+import { WebhookVerificationError } from '../webhookKit.js';
 
 export interface TwilioVerifyInput {
   authToken: string;
