@@ -30,6 +30,7 @@ import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createOperationReporter, operationPlugin } from './observability/operationPlugin.js';
+import { createTracing, logExportHealth, type Tracing } from './observability/tracing.js';
 import { createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
@@ -48,6 +49,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Default: a fresh registry (tests read it). */
   metrics?: Metrics;
+  /** Default: built from `config.tracing` (none when it is off). Shut down by `close()`. */
+  tracing?: Tracing | undefined;
 }
 
 export interface App {
@@ -59,6 +62,8 @@ export interface App {
   logger: Logger;
   pubsub: PubSub;
   metrics: Metrics;
+  /** OpenTelemetry traces; undefined when off. */
+  tracing: Tracing | undefined;
   /** The edge's rules (the same list for HTTP and the WebSocket). */
   edge: Edge;
   /** The WebSocket server (graphql-ws). */
@@ -77,6 +82,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, endpoints } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
+  const tracing = options.tracing ?? createTracing(config.tracing);
+  if (tracing) logExportHealth(tracing, logger);
 
   // Process-wide: built once, shared by every request, closed on shutdown.
   const pools = new PoolRegistry({
@@ -92,7 +99,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     onOutcome: (p, o) => metrics.cache(p, o),
   });
   const health = new ProviderHealth();
-  const services = createServices({ config, endpoints, pools, cache, health, logger, metrics });
+  const services = createServices({ config, endpoints, pools, cache, health, logger, metrics, tracing });
   metrics.watchPipelines(services.pipelines);
   health.watchPipelines(services.pipelines);
   const pubsub = new PubSub();
@@ -144,6 +151,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics,
     reportMode: config.graphql.upstreamReport,
     reportAdminsOnly: config.isProduction,
+    tracing,
   });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
@@ -225,6 +233,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     services,
     pubsub,
     deduper,
+    tracing,
     observer: {
       received: (provider) => metrics.webhookReceived(provider),
       rejected: (provider, reason) => metrics.webhookRejected(provider, reason),
@@ -275,6 +284,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // No client request is left waiting: what is still in flight upstream (a shared batch whose
       // waiters gave up, a background refresh) has nobody to answer, so cut it rather than wait.
       await pools.destroy();
+      await tracing?.shutdown(); // exports the spans still queued
     })();
     return closing;
   };
@@ -288,6 +298,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger,
     pubsub,
     metrics,
+    tracing,
     edge,
     subscriptions,
     demoToken,

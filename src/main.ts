@@ -2,6 +2,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createServiceLogger } from './observability/logger.js';
+import { createTracing } from './observability/tracing.js';
 import { startProviders } from './simulators/demo.js';
 
 async function main(): Promise<void> {
@@ -15,7 +16,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { logger, flush } = createServiceLogger(config.logLevel);
+  // Before the logger: its lines carry the active span's trace id when tracing is on.
+  const tracing = createTracing(config.tracing);
+  const { logger, flush } = createServiceLogger(config.logLevel, tracing);
   // Buffered log lines reach stdout before any exit.
   process.on('exit', flush);
   const providers = await startProviders(config);
@@ -25,7 +28,7 @@ async function main(): Promise<void> {
       `${sim.name}: not configured, running its embedded simulator`,
     );
   }
-  const app = await buildApp({ config, endpoints: providers.endpoints, logger });
+  const app = await buildApp({ config, endpoints: providers.endpoints, logger, tracing });
   await app.server.listen({ port: config.port, host: config.host });
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const port = (app.server.server.address() as { port: number } | null)?.port ?? config.port;
