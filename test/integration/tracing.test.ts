@@ -250,7 +250,7 @@ describe('traces over HTTP', () => {
     for (let i = 0; i < 4; i++) await h!.gql(`{ user(id: "usr_002${i}") { id } }`);
     const before = batchCalls(h!.users).length;
     const res = await h!.gql('{ user(id: "usr_0030") { id } }', { headers: { traceparent: traceparent() } });
-    expect(res.body.errors[0].extensions.code).toBe('UPSTREAM_CIRCUIT_OPEN');
+    expect(res.body.errors![0].extensions.code).toBe('UPSTREAM_CIRCUIT_OPEN');
     expect(batchCalls(h!.users)).toHaveLength(before);
     await flush();
     const spans = inTrace(receiver!.spans, TRACE);
