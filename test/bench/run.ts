@@ -115,6 +115,7 @@ function startSystem(
     connections: cfg.upstreamConnections,
     timeoutMs: cfg.upstreamTimeoutMs,
     rateLimit: cfg.junctionRateLimit,
+    otel: cfg.otel,
     ...knobs,
   });
   return spawnChild({
@@ -253,10 +254,17 @@ async function s3(id: SystemId, child: Child, url: string): Promise<LoadResult &
   }
   await child.request('clearCache');
   if (cfg.s3WarmupS > 0) await load(url, child, cfg.s3Connections, bodies, cfg.s3WarmupS);
+  if (cfg.otel) await sims.request('otlpExports'); // counts from here on
   const r = { ...(await load(url, child, cfg.s3Connections, bodies, cfg.durationS)), sampleErrors };
   log(
     `S3 ${id}: ${r.rps.toFixed(0)} req/s, p95 ${r.p95.toFixed(1)} ms, RSS ${r.peakRssMiB?.toFixed(0)} MiB, cpu ${r.cpuPct?.toFixed(0)}%, sims cpu ${r.otherCpuPct?.simulators?.toFixed(0)}%`,
   );
+  if (cfg.otel && id === 'junction') {
+    const got = await sims.request<{ requests: number; bytes: number }>('otlpExports');
+    log(
+      `S3 ${id}: tracing on, ${got.requests} OTLP exports (${(got.bytes / 1e6).toFixed(1)} MB) while measured`,
+    );
+  }
   return r;
 }
 
@@ -506,6 +514,10 @@ async function main(): Promise<void> {
     `Every system got UPSTREAM_CONNECTIONS=${cfg.upstreamConnections} sockets per upstream origin (S4: k) and a ${cfg.upstreamTimeoutMs} ms per-call timeout; Junction also its UPSTREAM_CONCURRENCY=k.`,
     'S1 and S4 run every system "cold": Junction\'s shared cache is emptied before each request (a bench-only hook), so every request pays its upstream calls; S2 warm, S3, S5 and S6 use the cache as designed.',
   );
+  if (cfg.otel)
+    results.notes.push(
+      'BENCH_OTEL=1: Junction ran with OpenTelemetry tracing on, exporting OTLP to a discard receiver.',
+    );
   const outDir = resolve(cfg.outDir);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
