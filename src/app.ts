@@ -82,7 +82,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, endpoints } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
-  const tracing = options.tracing ?? createTracing(config.tracing);
+  const tracing = options.tracing ?? (await createTracing(config.tracing));
   if (tracing) logExportHealth(tracing, logger);
 
   // Process-wide: built once, shared by every request, closed on shutdown.

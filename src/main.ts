@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     throw error;
   }
   // Before the logger: its lines carry the active span's trace id when tracing is on.
-  const tracing = createTracing(config.tracing);
+  const tracing = await createTracing(config.tracing);
   const { logger, flush } = createServiceLogger(config.logLevel, tracing);
   // Buffered log lines reach stdout before any exit.
   process.on('exit', flush);

@@ -1,38 +1,17 @@
-// OpenTelemetry traces: the tracer provider, exporter, sampler and W3C propagator built from the
-// config (the standard OTEL_* variables), and the spans Junction makes at the edges it already
-// instruments: one per GraphQL operation, one per webhook delivery (upstream calls make theirs in
-// upstream/client.ts). Nothing is registered with the global OpenTelemetry API: the app hands its
-// Tracing to whoever makes spans, so tests build their own, and when tracing is off there is no
-// Tracing at all (callers test one field).
+// OpenTelemetry traces: the spans Junction makes at the edges it already instruments, one per
+// GraphQL operation and one per webhook delivery (upstream calls make theirs in upstream/client.ts),
+// and `createTracing`, which builds the SDK from the config (the standard OTEL_* variables) only when
+// tracing is on: the SDK and its exporters are loaded then, not at startup. Nothing is registered
+// with the global OpenTelemetry API: the app hands its Tracing to whoever makes spans, so tests build
+// their own, and when tracing is off there is no Tracing at all (callers test one field).
 import {
   type Attributes,
   type Context,
-  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
-  type TextMapGetter,
   trace,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { type ExportResult, ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  ParentBasedSampler,
-  type ReadableSpan,
-  type Sampler,
-  type SpanExporter,
-  type SpanProcessor,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { TracingConfig } from '../config.js';
@@ -63,89 +42,30 @@ export interface Tracing extends UpstreamTracing {
   shutdown(): Promise<void>;
 }
 
-export interface TracingOptions {
-  /** Replaces the exporters the config names (one is used, through the same batch processor). */
-  exporter?: SpanExporter;
-}
-
-/** The W3C header, and the longest values read: a version-00 traceparent has 55 characters. */
-const TRACEPARENT = 'traceparent';
-const MAX_TRACEPARENT_LENGTH = 256;
-/** tracestate keeps at most 32 members and 512 characters (W3C); longer input is not even parsed. */
-const MAX_TRACESTATE_LENGTH = 4096;
 /** Operation names are client-chosen: bounded on spans (graphql-js puts no limit on a name's length). */
 const MAX_OPERATION_NAME_LENGTH = 128;
 /** Error codes recorded on an operation's span, at most. */
 const MAX_ERROR_CODES = 10;
 
-const TRACER_NAME = 'junction';
-
-/** Builds tracing from the config, or returns undefined when it is off (nothing is built then). */
-export function createTracing(config: TracingConfig, options: TracingOptions = {}): Tracing | undefined {
-  if (!config.enabled && options.exporter === undefined) return undefined;
-  let listener: ((failure: Error | undefined) => void) | undefined;
-  let failing = false;
-  const onResult = (result: ExportResult) => {
-    const failed = result.code !== ExportResultCode.SUCCESS;
-    if (failed === failing) return; // told once per change, not once per batch
-    failing = failed;
-    listener?.(failed ? (result.error ?? new Error('span export failed')) : undefined);
-  };
-  const exporters = options.exporter
-    ? [options.exporter]
-    : config.exporters.map((name) => exporterFor(name, config));
-  const spanProcessors: SpanProcessor[] = exporters.map(
-    (exporter) =>
-      new BatchSpanProcessor({
-        exporter: new ObservedExporter(exporter, onResult),
-        scheduledDelayMillis: config.batch.scheduledDelayMs,
-        exportTimeoutMillis: config.batch.exportTimeoutMs,
-        maxQueueSize: config.batch.maxQueueSize,
-        maxExportBatchSize: config.batch.maxExportBatchSize,
-      }),
-  );
-  const provider = new TracerProvider({
-    resource: defaultResource().merge(
-      resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName }),
-    ),
-    sampler: samplerFor(config),
-    spanProcessors,
-  });
-  const tracer = provider.getTracer(TRACER_NAME);
-  const propagator = new W3CTraceContextPropagator();
-  const contexts = new AsyncLocalStorageContextManager().enable();
-  let stopping: Promise<void> | undefined;
-
-  return {
-    tracer,
-    extract: (carrier) =>
-      carrier === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, carrier, boundedGetter),
-    inject: (context, headers) =>
-      propagator.inject(context, headers, {
-        set: (carrier, key, value) => {
-          carrier[key] = value;
-        },
-      }),
-    with: (context, fn) => contexts.with(context, fn),
-    active: () => contexts.active(),
-    logFields() {
-      const span = trace.getSpan(contexts.active());
-      if (span === undefined) return undefined;
-      const { traceId, spanId } = span.spanContext();
-      return { trace_id: traceId, span_id: spanId };
-    },
-    watchExports(next) {
-      listener = next;
-    },
-    forceFlush: () => provider.forceFlush(),
-    shutdown() {
-      stopping ??= provider.shutdown().finally(() => contexts.disable());
-      return stopping;
-    },
-  };
+/** Builds tracing from the config (loading the SDK then), or returns undefined when it is off. */
+export async function createTracing(config: TracingConfig): Promise<Tracing | undefined> {
+  if (!config.enabled) return undefined;
+  const { createTracingSdk } = await import('./tracingSdk.js');
+  return createTracingSdk(config);
 }
 
-type OtlpExporterOptions = NonNullable<ConstructorParameters<typeof OTLPJsonTraceExporter>[0]>;
+/** The first carrier that holds a `traceparent` (a WebSocket operation's own, then its connection's). */
+export function pickTraceCarrier(
+  ...carriers: Array<TraceCarrier | null | undefined>
+): TraceCarrier | undefined {
+  for (const carrier of carriers) {
+    if (carrier === null || carrier === undefined) continue;
+    const value =
+      carrier instanceof Map ? carrier.get('traceparent') : (carrier as Record<string, unknown>).traceparent;
+    if (value !== undefined) return carrier;
+  }
+  return undefined;
+}
 
 /** Logs when span exports start failing and when they work again (once per change, not per batch). */
 export function logExportHealth(tracing: Tracing, logger: Logger): void {
@@ -158,86 +78,6 @@ export function logExportHealth(tracing: Tracing, logger: Logger): void {
       );
     else logger.info('trace export working again');
   });
-}
-
-function exporterFor(name: TracingConfig['exporters'][number], config: TracingConfig): SpanExporter {
-  if (name === 'console') return new ConsoleSpanExporter();
-  const options: OtlpExporterOptions = {
-    url: config.otlp.url,
-    headers: config.otlp.headers,
-    timeoutMillis: config.otlp.timeoutMs,
-    // The exporter's CompressionAlgorithm enum has exactly these two string values.
-    compression: config.otlp.compression as OtlpExporterOptions['compression'],
-  };
-  return config.otlp.protocol === 'http/json'
-    ? new OTLPJsonTraceExporter(options)
-    : new OTLPProtobufTraceExporter(options);
-}
-
-function samplerFor(config: TracingConfig): Sampler {
-  const ratio = () => new TraceIdRatioBasedSampler(config.samplerRatio);
-  switch (config.sampler) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return ratio();
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio() });
-    default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
-/** Reads the W3C fields from any carrier, refusing oversized values before the propagator parses them. */
-const boundedGetter: TextMapGetter<TraceCarrier> = {
-  keys: (carrier) => (carrier instanceof Map ? [...carrier.keys()] : Object.keys(carrier)),
-  get(carrier, key) {
-    const raw = carrier instanceof Map ? carrier.get(key) : (carrier as Record<string, unknown>)[key];
-    const value = Array.isArray(raw) ? raw[0] : raw;
-    if (typeof value !== 'string') return undefined;
-    const limit = key === TRACEPARENT ? MAX_TRACEPARENT_LENGTH : MAX_TRACESTATE_LENGTH;
-    return value.length <= limit ? value : undefined;
-  },
-};
-
-/** The first carrier that holds a `traceparent` (a WebSocket operation's own, then its connection's). */
-export function pickTraceCarrier(
-  ...carriers: Array<TraceCarrier | null | undefined>
-): TraceCarrier | undefined {
-  for (const carrier of carriers) {
-    if (carrier === null || carrier === undefined) continue;
-    const value =
-      carrier instanceof Map ? carrier.get(TRACEPARENT) : (carrier as Record<string, unknown>)[TRACEPARENT];
-    if (value !== undefined) return carrier;
-  }
-  return undefined;
-}
-
-/** Wraps an exporter to learn whether exports succeed (the SDK only reports failures to a global handler). */
-class ObservedExporter implements SpanExporter {
-  constructor(
-    private readonly inner: SpanExporter,
-    private readonly onResult: (result: ExportResult) => void,
-  ) {}
-
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.inner.export(spans, (result) => {
-      this.onResult(result);
-      resultCallback(result);
-    });
-  }
-
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
-  }
 }
 
 // ---- GraphQL operations -------------------------------------------------------------------------

@@ -440,7 +440,7 @@ describe('log lines', () => {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       ...fastRetries,
     };
-    const tracing = createTracing(loadConfig({ NODE_ENV: 'test', ...env }).tracing)!;
+    const tracing = (await createTracing(loadConfig({ NODE_ENV: 'test', ...env }).tracing))!;
     h = await startHarness({ env, tracing, logger: createLogger('info', stream, tracing) });
     h.users.faults.add({ match: USER_FETCHES, statusSequence: [503] });
     await h.gql('query Logged { user(id: "usr_0060") { id } }', { headers: { traceparent: traceparent() } });

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   // The same logger and tracing main.ts uses (asynchronous stdout; trace ids on lines when tracing
   // is on), so S6 measures the logging tax as shipped.
-  const tracing = createTracing(config.tracing);
+  const tracing = await createTracing(config.tracing);
   const { logger, flush } = createServiceLogger(config.logLevel, tracing);
   process.on('exit', flush);
   const providers = await startProviders(config);
