@@ -489,6 +489,10 @@ async function main(): Promise<void> {
       : 'not pinned (taskset missing or fewer than 2 CPUs)';
   results.machine = machineInfo(pinning);
   log(`machine: ${results.machine.cpuModel}, ${results.machine.cores} cores, ${pinning}`);
+  if (cfg.otel)
+    results.notes.push(
+      'BENCH_OTEL=1: Junction ran with OpenTelemetry tracing on, exporting OTLP to a discard receiver.',
+    );
 
   sims = spawnChild({
     entry: 'test/bench/sims.ts',
@@ -514,10 +518,6 @@ async function main(): Promise<void> {
     `Every system got UPSTREAM_CONNECTIONS=${cfg.upstreamConnections} sockets per upstream origin (S4: k) and a ${cfg.upstreamTimeoutMs} ms per-call timeout; Junction also its UPSTREAM_CONCURRENCY=k.`,
     'S1 and S4 run every system "cold": Junction\'s shared cache is emptied before each request (a bench-only hook), so every request pays its upstream calls; S2 warm, S3, S5 and S6 use the cache as designed.',
   );
-  if (cfg.otel)
-    results.notes.push(
-      'BENCH_OTEL=1: Junction ran with OpenTelemetry tracing on, exporting OTLP to a discard receiver.',
-    );
   const outDir = resolve(cfg.outDir);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
