@@ -179,10 +179,10 @@ export interface Config {
      */
     routerSecret: string | undefined;
   };
-  /** How long SIGTERM waits for requests in flight before forcing exit, in ms. Default 10000 ms. */
-  shutdownGraceMs: number;
   /** OpenTelemetry traces, from the standard OTEL_* variables. Off unless an exporter is configured. */
   tracing: TracingConfig;
+  /** How long SIGTERM waits for requests in flight before forcing exit, in ms. Default 10000 ms. */
+  shutdownGraceMs: number;
 }
 
 /** Thrown by loadConfig; `problems` has one line per bad variable. */
@@ -498,8 +498,8 @@ export function loadConfig(env: Env = process.env, readFile: (path: string) => s
       ),
     },
     federation: { routerSecret },
-    shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),
     tracing: tracingConfig(get, parse, problems),
+    shutdownGraceMs: parse('SHUTDOWN_GRACE_MS', int(0, 600_000), 10_000, 'milliseconds 0..600000'),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
