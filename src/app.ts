@@ -49,7 +49,10 @@ export interface AppOptions {
   logger?: Logger;
   /** Default: a fresh registry (tests read it). */
   metrics?: Metrics;
-  /** Default: built from `config.tracing` (none when it is off). Shut down by `close()`. */
+  /**
+   * Default: built from `config.tracing` (none when it is off). Shut down by `close()`. Give the
+   * logger the same one (createServiceLogger) for trace ids on its lines, as main.ts does.
+   */
   tracing?: Tracing | undefined;
 }
 

@@ -1,7 +1,7 @@
 // Provider-agnostic REST client on an undici Pool. Providers extend it and expose domain verbs;
 // the HTTP verbs stay protected. Every upstream failure becomes a typed UpstreamError in exactly
 // two methods here (errorFromResponse for answers, errorFromException for transport failures).
-import { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
 import { errors as undiciErrors } from 'undici';
 import type { ZodType } from 'zod';
@@ -195,10 +195,12 @@ export class RestClient {
       },
       parent,
     );
-    const callCtx: CallContext = { ...ctx, trace: trace.setSpan(parent, span) };
+    const callTrace = trace.setSpan(parent, span);
+    const callCtx: CallContext = { ...ctx, trace: callTrace };
     let attempts = 0;
     try {
-      const response = await tracing.with(callCtx.trace ?? ROOT_CONTEXT, () =>
+      // Active while the pipeline runs: its log lines (retrying, failed attempts) carry the call's ids.
+      const response = await tracing.with(callTrace, () =>
         this.executor.execute(request, callCtx, (signal, attemptNumber) => {
           attempts = attemptNumber;
           return this.attemptWithAuth(spec, callCtx, signal, attemptNumber);

@@ -104,6 +104,12 @@ describe('traces over HTTP', () => {
       expect(call.kind).toBe(SPAN_KIND.internal);
       expect(call.parentSpanId).toBe(op.spanId);
     }
+    // The OAuth token the users call needed is a span of that call, and its request carries the trace.
+    const token = spans.find((s) => s.name === 'POST /oauth/token')!;
+    expect(token).toMatchObject({ kind: SPAN_KIND.client });
+    expect(spans.find((s) => s.spanId === token.parentSpanId)?.attributes['junction.provider']).toBe('users');
+    const tokenRequest = h!.users.requests.find((r) => r.route === 'POST /oauth/token')!;
+    expect(sentContext(tokenRequest.headers)).toMatchObject({ traceId: TRACE, spanId: token.spanId });
     const userAttempt = attemptSpans(spans, 'GET /users/:id')[0]!;
     expect(userAttempt.attributes).toMatchObject({
       'http.request.method': 'GET',
@@ -277,6 +283,27 @@ describe('traces over HTTP', () => {
     for (const wait of waits) expect(wait.attributes['junction.throttle.wait_ms']).toBeGreaterThan(0);
   });
 
+  it('a call refused for want of a rate-limit token says so on its span, and never leaves', async () => {
+    // 1/s with no wait allowed: one token, so the second customer load is refused at once.
+    await startTraced({ STRIPE_RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_MAX_WAIT_MS: '0' });
+    const res = await h!.gql(
+      '{ a: user(id: "usr_0016") { billing { id } } b: user(id: "usr_0017") { billing { id } } }',
+      {
+        headers: { traceparent: traceparent() },
+      },
+    );
+    expect(res.body.errors!.map((e: { extensions: { code: string } }) => e.extensions.code)).toEqual([
+      'UPSTREAM_RATE_LIMITED',
+    ]);
+    expect(h!.stripe.requests).toHaveLength(1);
+    await flush();
+    const refused = receiver!.spans.find(
+      (s) => s.kind === SPAN_KIND.internal && s.attributes['junction.outcome'] === 'UPSTREAM_RATE_LIMITED',
+    )!;
+    expect(refused.events.map((e) => e.name)).toEqual(['junction.throttle.refused']);
+    expect(receiver!.spans.filter((s) => s.parentSpanId === refused.spanId)).toHaveLength(0);
+  });
+
   it('follows the sampled flag: an unsampled caller is propagated with flag 00 and nothing is exported', async () => {
     await startTraced();
     await h!.gql('{ user(id: "usr_0040") { id } }', {
@@ -368,6 +395,37 @@ describe('webhook intake', () => {
       'junction.outcome': 'rejected',
       'junction.reason': 'signature_mismatch',
     });
+  });
+});
+
+describe('webhook effects', () => {
+  it("a provider call a webhook's effects make is a child of the delivery's span", async () => {
+    await startTraced();
+    const ws = await connectWs(h!.url, { token: await h!.token('usr_0001') });
+    ws.subscribe({ query: 'subscription { messageUpdated(userId: "usr_0001") { id status } }' });
+    await until(() => h!.app.subscriptions.stats().operations === 1);
+    const sent = await h!.gql(
+      'mutation { sendSms(input: { userId: "usr_0001", body: "ping" }) { message { id } } }',
+    );
+    expect(sent.body.errors).toBeUndefined();
+    await h!.twilio.flushCallbacks();
+    await until(() =>
+      h!.twilio.requests.some((r) => r.route === 'GET /2010-04-01/Accounts/:AccountSid/Messages/:Sid.json'),
+    );
+    await ws.close();
+    await flush();
+    const deliveries = receiver!.spans.filter((s) => s.attributes['http.route'] === '/webhooks/twilio');
+    expect(deliveries.length).toBeGreaterThanOrEqual(1);
+    const fetches = receiver!.spans.filter(
+      (s) =>
+        s.kind === SPAN_KIND.internal &&
+        s.attributes['junction.route'] === 'GET /Accounts/:sid/Messages/:sid.json',
+    );
+    expect(fetches.length).toBeGreaterThanOrEqual(1);
+    for (const fetch of fetches) {
+      const delivery = deliveries.find((d) => d.spanId === fetch.parentSpanId);
+      expect(delivery).toMatchObject({ traceId: fetch.traceId, kind: SPAN_KIND.server });
+    }
   });
 });
 
