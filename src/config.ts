@@ -602,6 +602,11 @@ export interface TracingConfig {
     /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE: spans per export request, at most the queue size. Default 512. */
     maxExportBatchSize: number;
   };
+  /**
+   * Longest shutdown (app.close) waits for the spans still queued to leave, in ms. Default 5000 ms.
+   * Trap: spans still queued then are lost; an unreachable collector must not hold the shutdown.
+   */
+  shutdownFlushMs: number;
 }
 
 /** OTLP/HTTP's default traces endpoint (a collector on this host). */
@@ -661,6 +666,7 @@ function tracingConfig(
     sampler: 'parentbased_always_on',
     samplerRatio: 1,
     batch: { scheduledDelayMs: 5_000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 },
+    shutdownFlushMs: 5_000, // 5 s
   };
   // Variables that change nothing while tracing is off do not stop startup.
   if (!enabled) return config;

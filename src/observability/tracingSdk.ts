@@ -88,13 +88,28 @@ export function createTracingSdk(config: TracingConfig): Tracing {
     },
     forceFlush: () => provider.forceFlush(),
     shutdown() {
-      stopping ??= provider.shutdown().finally(() => contexts.disable());
+      // Bounded: a collector that does not answer must not hold the process's shutdown.
+      stopping ??= within(provider.shutdown(), config.shutdownFlushMs).finally(() => contexts.disable());
       return stopping;
     },
   };
 }
 
 type OtlpExporterOptions = NonNullable<ConstructorParameters<typeof OTLPJsonTraceExporter>[0]>;
+
+/** Resolves when `work` settles or after `ms`, whichever comes first (failures are the exporter's to report). */
+function within(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    work
+      .then(
+        () => resolve(),
+        () => resolve(),
+      )
+      .finally(() => clearTimeout(timer));
+  });
+}
 
 function exporterFor(name: TracingConfig['exporters'][number], config: TracingConfig): SpanExporter {
   if (name === 'console') return new ConsoleSpanExporter();

@@ -117,6 +117,7 @@ describe('OTEL_* settings, once on', () => {
         maxQueueSize: 2048,
         maxExportBatchSize: 512,
       },
+      shutdownFlushMs: 5_000,
     });
   });
 
