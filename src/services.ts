@@ -15,6 +15,7 @@ import type { UpstreamError } from './upstream/errors.js';
 import type { ProviderHealth } from './upstream/health.js';
 import { createPipeline, type Pipeline } from './upstream/policies/pipeline.js';
 import type { PoolRegistry } from './upstream/pools.js';
+import type { UpstreamTracing } from './upstream/tracing.js';
 
 type Mode = { mode: 'simulator' | 'remote' };
 
@@ -34,6 +35,8 @@ export interface ServiceDeps {
   cache: ResponseCache;
   health: ProviderHealth;
   logger: Logger;
+  /** Traces of upstream calls; undefined when tracing is off. */
+  tracing?: UpstreamTracing | undefined;
 }
 
 /**
@@ -53,6 +56,7 @@ export function createServices({
   health,
   logger,
   metrics,
+  tracing,
 }: ServiceDeps): Services {
   for (const [name, endpoint] of [
     [USERS_PROVIDER, endpoints.users],
@@ -87,6 +91,7 @@ export function createServices({
     maxResponseBytes: config.upstream.maxResponseBytes,
     maxPauseMs: config.policies.rateLimitMaxPauseMs,
     onAttempt,
+    tracing,
   };
   const { policies } = config;
   const pipelines: Record<string, Pipeline> = {};
@@ -152,6 +157,7 @@ export function createServices({
       clientSecret: endpoints.users.clientSecret,
       dispatcher: pools.get(endpoints.users.tokenUrl),
       maxPauseMs: config.policies.rateLimitMaxPauseMs,
+      tracing,
     }),
     cache,
     cachePolicy: {

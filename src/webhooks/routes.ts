@@ -10,6 +10,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import { z } from 'zod';
 import type { Services } from '../graphql/context.js';
 import type { Payment } from '../models/billing.js';
+import { type Tracing, traceWebhookIntake } from '../observability/tracing.js';
 import { toPayment } from '../providers/stripe/mapping.js';
 import { stripePaymentIntentSchema } from '../providers/stripe/types.js';
 import type { EventDeduper } from './dedupe.js';
@@ -45,6 +46,8 @@ export interface WebhookDeps {
   maxBodyBytes?: number;
   /** Clock in ms for signature timestamps. Default Date.now. */
   now?: () => number;
+  /** One span per delivery when tracing is on. Default undefined: none. */
+  tracing?: Tracing | undefined;
 }
 
 const stripeEventSchema = z.looseObject({
@@ -78,6 +81,7 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
   };
 
   await server.register(async (scope) => {
+    if (deps.tracing) traceWebhookIntake(scope, deps.tracing);
     // Raw bytes for every content type: signatures cover the exact payload.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) =>

@@ -6,6 +6,7 @@ import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
+import type { Tracing } from '../../src/observability/tracing.js';
 import {
   createSendGridSimulator,
   type SendGridSimulator,
@@ -66,6 +67,8 @@ export interface HarnessOptions {
   seedUsers?: number;
   /** Default: a silent logger. */
   logger?: Logger;
+  /** Default: built from the env's OTEL_* variables (none unless set). */
+  tracing?: Tracing;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -134,6 +137,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       },
     },
     logger: options.logger ?? createLogger('silent'),
+    tracing: options.tracing,
   });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.server.address() as { port: number };
