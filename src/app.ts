@@ -32,6 +32,7 @@ import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createOperationReporter, operationPlugin } from './observability/operationPlugin.js';
+import { createTracing, logExportHealth, type Tracing } from './observability/tracing.js';
 import { type BuiltServices, createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
@@ -49,6 +50,11 @@ export interface AppOptions {
   logger?: Logger;
   /** Default: a fresh registry (tests read it). */
   metrics?: Metrics;
+  /**
+   * Default: built from `config.tracing` (none when it is off). Shut down by `close()`. Give the
+   * logger the same one (createServiceLogger) for trace ids on its lines, as main.ts does.
+   */
+  tracing?: Tracing | undefined;
 }
 
 export interface App {
@@ -61,6 +67,8 @@ export interface App {
   logger: Logger;
   pubsub: PubSub;
   metrics: Metrics;
+  /** OpenTelemetry traces; undefined when off. */
+  tracing: Tracing | undefined;
   /** The edge's rules (the same list for HTTP and the WebSocket). */
   edge: Edge;
   /** The WebSocket server (graphql-ws). */
@@ -99,6 +107,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, endpoints } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
+  const tracing = options.tracing ?? (await createTracing(config.tracing));
+  if (tracing) logExportHealth(tracing, logger);
 
   // Process-wide: built once, shared by every request, closed on shutdown.
   const pools = new PoolRegistry({
@@ -128,6 +138,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger,
     metrics,
     publicBaseUrl: () => publicBaseUrl,
+    tracing,
   });
   metrics.watchPipelines(services.pipelines);
   health.watchPipelines(services.pipelines);
@@ -196,6 +207,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics,
     reportMode: config.graphql.upstreamReport,
     reportAdminsOnly: config.isProduction,
+    tracing,
   });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
@@ -288,6 +300,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     pubsub,
     deduper,
     publicBaseUrl: () => publicBaseUrl,
+    tracing,
     observer: {
       received: (provider) => metrics.webhookReceived(provider),
       rejected: (provider, reason) => metrics.webhookRejected(provider, reason),
@@ -337,6 +350,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // No client request is left waiting: what is still in flight upstream (a shared batch whose
       // waiters gave up, a background refresh) has nobody to answer, so cut it rather than wait.
       await pools.destroy();
+      await tracing?.shutdown(); // exports the spans still queued
     })();
     return closing;
   };
@@ -350,6 +364,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger,
     pubsub,
     metrics,
+    tracing,
     edge,
     subscriptions,
     demoToken,

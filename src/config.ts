@@ -26,6 +26,7 @@ import {
   type Values,
 } from './configSchema.js';
 import { generateDemoSecret } from './demoState.js';
+import { readTracingConfig, type TracingConfig } from './observability/tracingConfig.js';
 import type { AnyProviderModule, ProviderConfig, RemoteValues } from './providers/module.js';
 import { type ProviderName, providerModules } from './providers/registry.js';
 
@@ -441,6 +442,8 @@ export interface Config {
   };
   clientRateLimit: { perMinute: number; costPerRequest: number };
   federation: { routerSecret: string | undefined };
+  /** OpenTelemetry traces, from the standard OTEL_* variables. Off unless an exporter is configured. */
+  tracing: TracingConfig;
   accounts: AccountsConfig;
   /** Each provider: remote (its variables) or simulated (demo mode), with its settings. */
   providers: Record<ProviderName, ProviderConfig>;
@@ -590,6 +593,7 @@ export function loadConfig(
       costPerRequest: graphql.clientRateLimitCostPerRequest,
     },
     federation: { routerSecret: graphql.routerSecret },
+    tracing: readTracingConfig(source),
     accounts: readAccounts(source, { port: core.port, publicBaseUrl: core.publicBaseUrl }),
     providers,
   };

@@ -98,7 +98,8 @@ export function integer(
 ): Variable<number>;
 export function integer(name: string, o: RangeOptions<number | undefined>): Variable<number | undefined>;
 export function integer(name: string, o: RangeOptions<number | undefined>): Variable<number | undefined> {
-  const what = o.expected ?? (o.unit ? `${unitWord(o.unit)} ${o.min}..${o.max}` : `an integer ${o.min}..${o.max}`);
+  const what =
+    o.expected ?? (o.unit ? `${unitWord(o.unit)} ${o.min}..${o.max}` : `an integer ${o.min}..${o.max}`);
   return build<number | undefined>(
     name,
     o,
@@ -209,7 +210,12 @@ export function url(
  */
 export function secret(
   name: string,
-  o: Common<string | undefined> & { min?: number; max?: number; unit?: 'bytes' | 'characters'; expected?: string },
+  o: Common<string | undefined> & {
+    min?: number;
+    max?: number;
+    unit?: 'bytes' | 'characters';
+    expected?: string;
+  },
 ): Variable<string | undefined> {
   const min = o.min ?? 1;
   const unit = o.unit ?? 'bytes';

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { startProviders } from './demo.js';
 import { generateDemoSecret, isDemoStateError, openDemoState } from './demoState.js';
 import { createServiceLogger } from './observability/logger.js';
+import { createTracing } from './observability/tracing.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -20,7 +21,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { logger, flush } = createServiceLogger(config.logLevel);
+  // Before the logger: its lines carry the active span's trace id when tracing is on.
+  const tracing = await createTracing(config.tracing);
+  const { logger, flush } = createServiceLogger(config.logLevel, tracing);
   // Buffered log lines reach stdout before any exit.
   process.on('exit', flush);
   if (config.jwt.isDemoSecret) {
@@ -36,7 +39,7 @@ async function main(): Promise<void> {
       `${sim.name}: not configured, running its embedded simulator`,
     );
   }
-  const app = await buildApp({ config, endpoints: providers.endpoints, logger });
+  const app = await buildApp({ config, endpoints: providers.endpoints, logger, tracing });
   await app.server.listen({ port: config.port, host: config.host });
   const anyAddress = config.host === '0.0.0.0' || config.host === '::';
   // An IPv6 literal goes in brackets inside a URL.

@@ -12,6 +12,7 @@ import type { UpstreamError } from './upstream/errors.js';
 import type { ProviderHealth } from './upstream/health.js';
 import { createPipeline, type Pipeline } from './upstream/policies/pipeline.js';
 import type { PoolRegistry } from './upstream/pools.js';
+import type { UpstreamTracing } from './upstream/tracing.js';
 
 /** Where each provider actually is: from the environment, or a simulator demo mode started. */
 export type ProviderEndpoints = Record<ProviderName, ProviderEndpoint>;
@@ -26,6 +27,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Where providers reach this Junction (callbacks); known only after listen in demo mode. */
   publicBaseUrl: () => string | undefined;
+  /** Traces of upstream calls; undefined when tracing is off. */
+  tracing?: UpstreamTracing | undefined;
 }
 
 /** The clients (by capability), by provider name, and each provider's pipeline. */
@@ -72,6 +75,7 @@ export function createServices(deps: ServiceDeps): BuiltServices {
     maxResponseBytes: config.upstream.maxResponseBytes,
     maxPauseMs: config.policies.rateLimitMaxPauseMs,
     onAttempt,
+    tracing: deps.tracing,
   };
   const pipelines: Record<string, Pipeline> = {};
   const clients: Record<string, unknown> = {};
@@ -89,6 +93,7 @@ export function createServices(deps: ServiceDeps): BuiltServices {
       maxPauseMs: config.policies.rateLimitMaxPauseMs,
       publicBaseUrl: deps.publicBaseUrl,
       logger,
+      tracing: deps.tracing,
     });
     clients[module.name] = client;
     services[module.capability] = client;

@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { DocumentNode } from 'graphql';
+import type { TraceCarrier } from '../observability/tracing.js';
 import { UpstreamReport } from '../observability/upstreamReport.js';
 import {
   type Clients,
@@ -56,6 +57,8 @@ export interface GraphQLContext {
   releaseDeadline: () => void;
   /** Releases the operation's deadline timer once the response is sent, or the subscription ends. Idempotent. */
   dispose: () => void;
+  /** Where the WebSocket found the caller's `traceparent`; HTTP operations read Apollo's request headers. */
+  traceCarrier?: TraceCarrier | undefined;
 }
 
 export interface ContextFactoryOptions {
@@ -88,6 +91,8 @@ export interface RequestFacts {
   transport?: OperationTransport['kind'];
   /** The client's network address: anonymous requests are rate-limited by it. */
   clientAddress?: string | undefined;
+  /** The caller's W3C trace context, when the transport is not plain HTTP (the WebSocket). */
+  traceCarrier?: TraceCarrier | undefined;
 }
 
 export function createContextFactory(options: ContextFactoryOptions) {
@@ -129,6 +134,7 @@ export function createContextFactory(options: ContextFactoryOptions) {
       logger: facts.logger,
       pubsub: options.pubsub,
       releaseDeadline: deadlineTimer.cancel,
+      traceCarrier: facts.traceCarrier,
       dispose: () => {
         deadlineTimer.cancel();
         if (disposed) return;

@@ -27,6 +27,7 @@ import {
 import { useServer as serveGraphQLOverWebSocket } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { OperationReporter } from '../observability/operationPlugin.js';
+import { pickTraceCarrier } from '../observability/tracing.js';
 import type { GraphQLContext, RequestFacts } from './context.js';
 import { type FormatError, formatGraphQLErrors, rateLimited } from './errors.js';
 import { InvalidTokenError, type Viewer, type ViewerVerifier } from './viewer.js';
@@ -250,6 +251,12 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
             logger: options.logger.child({ reqId: requestId }),
             transport: 'ws',
             clientAddress: state.address,
+            // The caller's trace: the operation's own extensions, else the connection's params or upgrade headers.
+            traceCarrier: pickTraceCarrier(
+              payload.extensions,
+              ctx.connectionParams,
+              ctx.extra.request.headers,
+            ),
           });
         } catch (error) {
           state.operations.delete(id);

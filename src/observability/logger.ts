@@ -24,17 +24,31 @@ export const REDACT_PATHS = [
   'err.config',
 ];
 
-export function loggerOptions(level: string): LoggerOptions {
+/** Where a log line learns the active trace (observability/tracing.ts), when tracing is on. */
+export interface LogTraceSource {
+  logFields(): { trace_id: string; span_id: string } | undefined;
+}
+
+/**
+ * `trace`: each line written while a span is active carries its `trace_id` and `span_id`. Without
+ * it (tracing off) no mixin is installed: nothing is looked up per line.
+ */
+export function loggerOptions(level: string, trace?: LogTraceSource): LoggerOptions {
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'junction' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    ...(trace ? { mixin: () => trace.logFields() ?? {} } : {}),
   };
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  trace?: LogTraceSource,
+): Logger {
+  return destination ? pino(loggerOptions(level, trace), destination) : pino(loggerOptions(level, trace));
 }
 
 /**
@@ -42,10 +56,13 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * does not cost the request a synchronous write. Call `flush()` before exiting, or buffered lines
  * are lost.
  */
-export function createServiceLogger(level: string): { logger: Logger; flush: () => void } {
+export function createServiceLogger(
+  level: string,
+  trace?: LogTraceSource,
+): { logger: Logger; flush: () => void } {
   // minLength 0: write as soon as the event loop allows (lines coalesce under load, never wait for traffic).
   const destination = pino.destination({ dest: 1, sync: false, minLength: 0 });
-  const logger = pino(loggerOptions(level), destination);
+  const logger = pino(loggerOptions(level, trace), destination);
   return {
     logger,
     flush: () => {

@@ -3,12 +3,21 @@
 // marker, and, when asked for, the upstream report — the "query plan for REST" of the operation —
 // in `extensions.upstream`. The Apollo plugin below reports every operation Apollo answers (HTTP,
 // and queries and mutations over the WebSocket); the WebSocket adapter reports a subscription
-// through the same reporter when it ends.
+// through the same reporter when it ends. With tracing on, each operation is a span (a child of the
+// caller's `traceparent`), the parent of every upstream call it makes.
 import type { ApolloServerPlugin } from '@apollo/server';
+import { type Context, trace } from '@opentelemetry/api';
 import type { GraphQLFormattedError } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { isUnexpectedError } from '../graphql/errors.js';
 import type { Metrics } from './metrics.js';
+import {
+  endOperationSpan,
+  nameOperationSpan,
+  OPERATION_ATTR,
+  startOperationSpan,
+  type Tracing,
+} from './tracing.js';
 
 export type UpstreamReportMode = 'off' | 'header' | 'always';
 
@@ -18,6 +27,8 @@ export interface OperationPluginOptions {
   reportMode: UpstreamReportMode;
   /** In production the report is for admins only: it reveals provider routes and timings. */
   reportAdminsOnly: boolean;
+  /** Traces; undefined when tracing is off (no span is made). */
+  tracing?: Tracing | undefined;
 }
 
 export const REPORT_HEADER = 'x-junction-upstream-report';
@@ -36,9 +47,13 @@ export interface FinishedOperation {
    * may claim one of the bounded operation-name labels: refused or anonymous junk cannot fill them.
    */
   admitted: boolean;
+  /** The operation's trace context (its span); default: the one its upstream calls were given. */
+  trace?: Context | undefined;
 }
 
 export interface OperationReporter {
+  /** Traces, when on: the plugin starts each operation's span with it. */
+  readonly tracing: Tracing | undefined;
   /** Logs errors nobody raised on purpose, with the request id (they are masked for the client). */
   logUnexpected(errors: readonly unknown[], context: GraphQLContext): void;
   /** The stale marker and, when asked and allowed, the upstream report, merged into `extensions`. */
@@ -47,17 +62,26 @@ export interface OperationReporter {
     context: GraphQLContext,
     asked: boolean,
   ): Record<string, unknown> | undefined;
-  /** Metrics and the one log line of a finished operation. Returns its outcome. */
+  /** Metrics, the one log line and the span of a finished operation. Returns its outcome. */
   finish(operation: FinishedOperation): OperationOutcome;
 }
 
 export function createOperationReporter(options: OperationPluginOptions): OperationReporter {
+  const tracing = options.tracing;
+  /** Runs `log` with the operation's span active, so the line carries its trace id. */
+  const inSpan = (traceContext: Context | undefined, log: () => void) => {
+    if (tracing === undefined || traceContext === undefined) log();
+    else tracing.with(traceContext, log);
+  };
   return {
+    tracing,
     logUnexpected(errors, context) {
       for (const error of errors) {
         if (isUnexpectedError(error)) {
           const original = (error as { originalError?: unknown }).originalError ?? error;
-          context.logger?.error({ err: original, requestId: context.requestId }, 'unexpected error');
+          inSpan(context.upstream?.trace, () =>
+            context.logger?.error({ err: original, requestId: context.requestId }, 'unexpected error'),
+          );
         }
       }
     },
@@ -71,24 +95,39 @@ export function createOperationReporter(options: OperationPluginOptions): Operat
       if (options.reportMode !== 'off' && asked && allowed) extensions.upstream = report.toJSON();
       return Object.keys(extensions).length > 0 ? extensions : undefined;
     },
-    finish({ context, operationName, durationMs, errors, hasData, admitted }) {
+    finish({ context, operationName, durationMs, errors, hasData, admitted, trace: traceContext }) {
       const outcome: OperationOutcome = errors.length === 0 ? 'success' : hasData ? 'partial' : 'error';
       const mayClaimName = admitted && context.viewer !== null;
       options.metrics.operation(operationName, outcome, durationMs, { mayClaimName });
       const codes = errors.map((e) => (e.extensions?.code as string | undefined) ?? 'INTERNAL_SERVER_ERROR');
       const report = context.report;
-      context.logger?.info(
-        {
-          operation: operationName ?? null,
-          transport: context.transport?.kind,
-          outcome,
-          durationMs: Math.round(durationMs * 10) / 10,
-          upstreamCalls: report?.totalCalls ?? 0,
-          upstream: report?.byProvider(),
-          errors: codes.length > 0 ? codes : undefined,
-        },
-        'graphql operation',
+      const spanContext = tracing === undefined ? undefined : (traceContext ?? context.upstream?.trace);
+      inSpan(spanContext, () =>
+        context.logger?.info(
+          {
+            operation: operationName ?? null,
+            transport: context.transport?.kind,
+            outcome,
+            durationMs: Math.round(durationMs * 10) / 10,
+            upstreamCalls: report?.totalCalls ?? 0,
+            upstream: report?.byProvider(),
+            errors: codes.length > 0 ? codes : undefined,
+          },
+          'graphql operation',
+        ),
       );
+      const span = spanContext === undefined ? undefined : trace.getSpan(spanContext);
+      if (span !== undefined) {
+        let cache = { hits: 0, misses: 0, stale: 0 };
+        for (const summary of Object.values(report?.byProvider() ?? {})) {
+          cache = {
+            hits: cache.hits + summary.cacheHits,
+            misses: cache.misses + summary.cacheMisses,
+            stale: cache.stale + summary.staleServed,
+          };
+        }
+        endOperationSpan(span, { outcome, errorCodes: codes, upstreamCalls: report?.totalCalls ?? 0, cache });
+      }
       return outcome;
     },
   };
@@ -99,12 +138,25 @@ export function operationPlugin(
   mode: UpstreamReportMode,
 ): ApolloServerPlugin<GraphQLContext> {
   return {
-    async requestDidStart({ request }) {
+    async requestDidStart({ request, contextValue }) {
       const started = performance.now();
       const asked =
         mode === 'always' || (mode === 'header' && request.http?.headers.get(REPORT_HEADER) === '1');
       let executed = false;
+      const traced =
+        reporter.tracing === undefined
+          ? undefined
+          : startOperationSpan(reporter.tracing, contextValue.traceCarrier ?? request.http?.headers, {
+              [OPERATION_ATTR.transport]: contextValue.transport.kind,
+              [OPERATION_ATTR.requestId]: contextValue.requestId,
+            });
+      // The operation's upstream calls are its span's children. (Operations of one HTTP batch share
+      // a context: their calls all go under the first one's span.)
+      if (traced) contextValue.upstream.trace ??= traced.context;
       return {
+        async didResolveOperation({ operation, operationName }) {
+          if (traced && operation) nameOperationSpan(traced.span, operation.operation, operationName);
+        },
         async executionDidStart() {
           executed = true;
         },
@@ -127,6 +179,7 @@ export function operationPlugin(
             errors: body?.errors ?? [],
             hasData: body?.data !== undefined && body.data !== null,
             admitted: executed,
+            trace: traced?.context,
           });
         },
       };

@@ -9,6 +9,7 @@ import type { CallContext, UpstreamCallInfo } from '../upstream/callContext.js';
 import type { UpstreamError } from '../upstream/errors.js';
 import type { Pipeline } from '../upstream/policies/pipeline.js';
 import type { PoolRegistry } from '../upstream/pools.js';
+import type { UpstreamTracing } from '../upstream/tracing.js';
 
 /**
  * A provider's configuration, written once. `remote` holds what points Junction at the real
@@ -68,12 +69,16 @@ export interface ClientDeps {
     maxResponseBytes: number;
     maxPauseMs: number;
     onAttempt: (info: UpstreamCallInfo, error: UpstreamError | undefined) => void;
+    /** Traces of upstream calls; undefined when tracing is off. */
+    tracing?: UpstreamTracing | undefined;
   };
   /** RATE_LIMIT_MAX_PAUSE_MS: the longest pause any provider header may impose, in ms. */
   maxPauseMs: number;
   /** Where this Junction is reached by providers (callbacks); undefined until known in demo mode. */
   publicBaseUrl(): string | undefined;
   logger: Logger;
+  /** Traces of upstream calls (the OAuth token request is one); undefined when tracing is off. */
+  tracing?: UpstreamTracing | undefined;
 }
 
 /** How the module's calls go through the shared resilience pipeline. */

@@ -1,6 +1,7 @@
 // Pluggable upstream auth: API key header, bearer, HTTP Basic and OAuth2 client credentials.
 // A strategy adds credentials to a request and, for OAuth2, refreshes its token after a 401.
 import { createHash } from 'node:crypto';
+import { type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { type Dispatcher, request } from 'undici';
 import { z } from 'zod';
 import { raceAbort } from './abort.js';
@@ -11,6 +12,7 @@ import {
   UpstreamUnavailableError,
 } from './errors.js';
 import { pickRateLimitHeaders, retryAfterSecondsFrom } from './rateLimitHeaders.js';
+import { ATTR, type UpstreamTracing } from './tracing.js';
 
 export interface AuthStrategy {
   readonly kind: 'none' | 'api-key' | 'bearer' | 'basic' | 'oauth2-client-credentials';
@@ -109,6 +111,11 @@ export interface OAuth2ClientCredentialsOptions {
   now?: () => number;
   /** Longest Retry-After of the token endpoint passed on in a rate-limited error, in ms. Default 60000 ms (60 s). */
   maxPauseMs?: number | undefined;
+  /**
+   * Traces: a token request is a span of the call that needed it (the active one) and carries its
+   * `traceparent`. Default undefined: no span, no header.
+   */
+  tracing?: UpstreamTracing | undefined;
 }
 
 const tokenResponseSchema = z.object({
@@ -171,6 +178,45 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
   }
 
   private async fetchToken(): Promise<CachedToken> {
+    const tracing = this.options.tracing;
+    if (tracing === undefined) return this.requestToken(undefined);
+    const url = new URL(this.options.tokenUrl);
+    const parent = tracing.active();
+    const span = tracing.tracer.startSpan(
+      `POST ${url.pathname}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR.httpMethod]: 'POST',
+          [ATTR.urlTemplate]: url.pathname,
+          [ATTR.serverAddress]: url.hostname,
+          [ATTR.provider]: this.options.provider,
+          [ATTR.route]: 'POST token',
+        },
+      },
+      parent,
+    );
+    const headers: Record<string, string> = {};
+    tracing.inject(trace.setSpan(parent, span), headers);
+    try {
+      const token = await this.requestToken(headers, span);
+      span.setAttribute(ATTR.outcome, 'success');
+      return token;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      span.setAttributes({ [ATTR.outcome]: String(code), [ATTR.errorType]: String(code) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(code) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** One token request; `traceHeaders` (traceparent) and `span` when tracing is on. */
+  private async requestToken(
+    traceHeaders: Record<string, string> | undefined,
+    span?: Span,
+  ): Promise<CachedToken> {
     const { provider, tokenUrl, clientId, clientSecret, scope } = this.options;
     this.refreshes += 1;
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
@@ -183,6 +229,7 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
       res = await request(tokenUrl, {
         method: 'POST',
         headers: {
+          ...traceHeaders,
           authorization: `Basic ${basic}`,
           'content-type': 'application/x-www-form-urlencoded',
           accept: 'application/json',
@@ -195,6 +242,7 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
       throw new UpstreamUnavailableError(`${provider}: token endpoint unreachable`, { provider, cause });
     }
     const text = await res.body.text().catch(() => '');
+    span?.setAttribute(ATTR.httpStatus, res.statusCode);
     if (res.statusCode === 401 || res.statusCode === 400 || res.statusCode === 403) {
       // Wrong client credentials: a configuration problem, not worth retrying.
       throw new UpstreamRejectedError(`${provider}: token endpoint refused the client credentials`, {

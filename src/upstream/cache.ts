@@ -112,7 +112,7 @@ export class ResponseCache {
       fetchMethod: async (key, stale, { options, context }) => {
         const previous = stale ? { value: stale.value, etag: stale.etag } : undefined;
         // Runs synchronously inside lru.fetch(), so getOrLoad finds it in `inflight` right after.
-        const shared = new SharedCallContext(context.ctx);
+        const shared = new SharedCallContext(context.ctx, stale ? 'stale' : 'miss');
         this.inflight.set(key, shared);
         let result: LoadResult<unknown>;
         try {

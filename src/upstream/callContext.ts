@@ -1,5 +1,6 @@
 // What one GraphQL operation hands down to every upstream call it causes: cancellation, the
-// remaining deadline, the request id to forward, and hooks for the per-operation upstream report.
+// remaining deadline, the request id to forward, its trace, and hooks for the per-operation upstream report.
+import type { Context } from '@opentelemetry/api';
 
 export interface UpstreamCallInfo {
   provider: string;
@@ -29,6 +30,13 @@ export interface CallContext {
   onCache?: ((provider: string, outcome: 'hit' | 'stale' | 'miss') => void) | undefined;
   /** Called when a call waited for a rate-limit token, with the wait in ms. */
   onThrottle?: ((provider: string, waitedMs: number) => void) | undefined;
+  /**
+   * The trace the call belongs to: the operation's span (inside the client, the call's own span).
+   * Undefined when tracing is off. Shared work carries the first caller's (see SharedCallContext).
+   */
+  trace?: Context | undefined;
+  /** Set on the context of a cache load: the call fills an empty entry (`miss`) or refreshes an expired one (`stale`). */
+  cacheLoad?: 'miss' | 'stale' | undefined;
 }
 
 /** A context with nothing set: for background work (cache revalidation, webhooks). */

@@ -1,6 +1,7 @@
 // Provider-agnostic REST client on an undici Pool. Providers extend it and expose domain verbs;
 // the HTTP verbs stay protected. Every upstream failure becomes a typed UpstreamError in exactly
 // two methods here (errorFromResponse for answers, errorFromException for transport failures).
+import { type Context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
 import { errors as undiciErrors } from 'undici';
 import type { ZodType } from 'zod';
@@ -21,6 +22,7 @@ import {
 } from './errors.js';
 import type { PoolRegistry } from './pools.js';
 import { pickRateLimitHeaders, retryAfterSecondsFrom } from './rateLimitHeaders.js';
+import { ATTR, type UpstreamTracing } from './tracing.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -107,6 +109,12 @@ export interface RestClientOptions {
    * in ms. Default 60000 ms (60 s), as RATE_LIMIT_MAX_PAUSE_MS. Trap: it bounds what clients are told, not the limiter (see its own maxPauseMs).
    */
   maxPauseMs?: number;
+  /**
+   * Traces: one span per call (its retries, throttling and breaker refusals as events) with one
+   * child span per attempt, whose `traceparent` the provider receives. Default undefined: no spans,
+   * no trace headers.
+   */
+  tracing?: UpstreamTracing | undefined;
 }
 
 const IDEMPOTENT_METHODS = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
@@ -123,6 +131,7 @@ export class RestClient {
   private readonly defaultHeaders: Record<string, string>;
   private readonly onAttempt: RestClientOptions['onAttempt'];
   private readonly maxPauseMs: number;
+  private readonly tracing: UpstreamTracing | undefined;
   protected executor: RequestExecutor;
 
   constructor(options: RestClientOptions) {
@@ -138,6 +147,7 @@ export class RestClient {
     this.executor = options.executor ?? sendOnce;
     this.onAttempt = options.onAttempt;
     this.maxPauseMs = options.maxPauseMs ?? 60_000; // 60 s
+    this.tracing = options.tracing;
   }
 
   /** Credential fingerprint: part of every cache key, so credentials never share entries. */
@@ -153,11 +163,58 @@ export class RestClient {
   /** Like `request`, but with status, headers and the 304 flag. */
   protected async send<T>(spec: RequestSpec<T>, ctx: CallContext): Promise<UpstreamResponse<T>> {
     const idempotent = IDEMPOTENT_METHODS.has(spec.method) || spec.idempotencyKey !== undefined;
-    return this.executor.execute(
-      { provider: this.provider, route: spec.route, method: spec.method, idempotent },
-      ctx,
-      (signal, attemptNumber) => this.attemptWithAuth(spec, ctx, signal, attemptNumber),
+    const request = { provider: this.provider, route: spec.route, method: spec.method, idempotent };
+    if (this.tracing !== undefined) return this.tracedSend(this.tracing, spec, ctx, request);
+    return this.executor.execute(request, ctx, (signal, attemptNumber) =>
+      this.attemptWithAuth(spec, ctx, signal, attemptNumber),
     );
+  }
+
+  /**
+   * `send` with tracing on: the call's span (a child of the caller's, or of the active one for calls
+   * made outside any operation) holds what the pipeline did; each attempt is a child span of it.
+   */
+  private async tracedSend<T>(
+    tracing: UpstreamTracing,
+    spec: RequestSpec<T>,
+    ctx: CallContext,
+    request: { provider: string; route: string; method: HttpMethod; idempotent: boolean },
+  ): Promise<UpstreamResponse<T>> {
+    const parent = ctx.trace ?? tracing.active();
+    const span = tracing.tracer.startSpan(
+      `${this.provider} ${spec.route}`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          [ATTR.provider]: this.provider,
+          [ATTR.route]: spec.route,
+          [ATTR.httpMethod]: spec.method,
+          [ATTR.urlTemplate]: pathTemplate(spec.route),
+          ...(ctx.cacheLoad === undefined ? {} : { [ATTR.cache]: ctx.cacheLoad }),
+        },
+      },
+      parent,
+    );
+    const callTrace = trace.setSpan(parent, span);
+    const callCtx: CallContext = { ...ctx, trace: callTrace };
+    let attempts = 0;
+    try {
+      // Active while the pipeline runs: its log lines (retrying, failed attempts) carry the call's ids.
+      const response = await tracing.with(callTrace, () =>
+        this.executor.execute(request, callCtx, (signal, attemptNumber) => {
+          attempts = attemptNumber;
+          return this.attemptWithAuth(spec, callCtx, signal, attemptNumber);
+        }),
+      );
+      span.setAttributes({ [ATTR.outcome]: 'success', [ATTR.httpStatus]: response.status });
+      return response;
+    } catch (error) {
+      endFailed(span, error);
+      throw error;
+    } finally {
+      span.setAttribute(ATTR.attempts, attempts);
+      span.end();
+    }
   }
 
   /** Hook: change a request just before it is sent (headers are already authorized). */
@@ -290,10 +347,12 @@ export class RestClient {
       outcome: 'success',
       requestId: ctx.requestId,
     };
+    let span: Span | undefined;
     const report = (error: UpstreamError | undefined, cancelled = false) => {
       info.durationMs = Date.now() - startedAtMs;
       info.outcome = cancelled ? 'cancelled' : error ? 'error' : 'success';
       info.errorCode = error?.code;
+      if (span !== undefined) endAttemptSpan(span, info);
       ctx.onCall?.(info);
       this.onAttempt?.(info, error);
     };
@@ -332,6 +391,8 @@ export class RestClient {
     if (spec.idempotencyKey !== undefined) headers[this.idempotencyHeader] = spec.idempotencyKey;
     if (spec.etag !== undefined) headers['if-none-match'] = spec.etag;
     if (ctx.requestId !== undefined) headers['x-request-id'] = ctx.requestId;
+    if (this.tracing !== undefined && ctx.trace !== undefined)
+      span = this.startAttemptSpan(this.tracing, spec, ctx.trace, attemptNumber, headers);
 
     let raw: RawResponse;
     let credential: string | undefined;
@@ -424,6 +485,35 @@ export class RestClient {
     }
   }
 
+  /** One attempt's span (HTTP client semantics), its context sent to the provider in `headers`. */
+  private startAttemptSpan(
+    tracing: UpstreamTracing,
+    spec: RequestSpec<unknown>,
+    parent: Context,
+    attemptNumber: number,
+    headers: Record<string, string>,
+  ): Span {
+    const span = tracing.tracer.startSpan(
+      spec.route,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR.httpMethod]: spec.method,
+          [ATTR.urlTemplate]: pathTemplate(spec.route),
+          [ATTR.serverAddress]: this.baseUrl.hostname,
+          [ATTR.serverPort]: serverPort(this.baseUrl),
+          [ATTR.provider]: this.provider,
+          [ATTR.route]: spec.route,
+          [ATTR.attempt]: attemptNumber,
+          ...(attemptNumber > 1 ? { [ATTR.resendCount]: attemptNumber - 1 } : {}),
+        },
+      },
+      parent,
+    );
+    tracing.inject(trace.setSpan(parent, span), headers);
+    return span;
+  }
+
   /** Hook: parse and validate a 2xx body. The default parses JSON and checks `spec.schema`. */
   protected parseBody<T>(raw: RawResponse, spec: RequestSpec<T>): T {
     if (raw.body.length === 0 && spec.allowEmptyBody) return spec.schema.parse(undefined);
@@ -498,4 +588,46 @@ export class RestClient {
 
 export function isIdempotent(method: HttpMethod, idempotencyKey: string | undefined): boolean {
   return IDEMPOTENT_METHODS.has(method) || idempotencyKey !== undefined;
+}
+
+/** The path part of a route template (`GET /users/:id` -> `/users/:id`), for `url.template`. */
+function pathTemplate(route: string): string {
+  const space = route.indexOf(' ');
+  return space === -1 ? route : route.slice(space + 1);
+}
+
+function serverPort(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
+}
+
+/** Ends an attempt's span with what the attempt came to (status, outcome, error code). */
+function endAttemptSpan(span: Span, info: UpstreamCallInfo): void {
+  const outcome = info.outcome === 'error' ? (info.errorCode ?? 'error') : info.outcome;
+  span.setAttribute(ATTR.outcome, outcome);
+  if (info.status !== undefined) span.setAttribute(ATTR.httpStatus, info.status);
+  if (info.upstreamRequestId !== undefined) span.setAttribute(ATTR.upstreamRequestId, info.upstreamRequestId);
+  if (info.outcome === 'error') {
+    span.setAttribute(
+      ATTR.errorType,
+      info.status !== undefined && info.status >= 400 ? String(info.status) : outcome,
+    );
+    span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+  }
+  span.end();
+}
+
+/** Marks a call's span failed with the error's code (never its message: it may name ids). */
+function endFailed(span: Span, error: unknown): void {
+  const code = isUpstreamError(error)
+    ? error.code
+    : error instanceof RequestCancelledError
+      ? 'cancelled'
+      : 'error';
+  span.setAttribute(ATTR.outcome, code);
+  if (isUpstreamError(error) && error.status !== undefined) span.setAttribute(ATTR.httpStatus, error.status);
+  if (code !== 'cancelled') {
+    span.setAttribute(ATTR.errorType, code);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+  }
 }

@@ -2,7 +2,9 @@
 // carries nobody's signal or deadline, so one caller giving up never cancels the work for the
 // others (it runs on under its own attempt timeouts and retry limits); each caller still waiting
 // sees its calls in its upstream report, and one that joins late is told the calls made so far.
+// It belongs to the first caller's trace; a caller from another trace that joins gets a span link to it.
 import type { CallContext, UpstreamCallInfo } from './callContext.js';
+import { linkSharedWork } from './tracing.js';
 
 export class SharedCallContext {
   /** Hand this to the shared work. */
@@ -12,10 +14,15 @@ export class SharedCallContext {
   private readonly calls: UpstreamCallInfo[] = [];
   private readonly throttles: Array<{ provider: string; waitedMs: number }> = [];
 
-  /** `first`: the caller that started the work; its request id is forwarded to the provider. */
-  constructor(first: CallContext) {
+  /**
+   * `first`: the caller that started the work; its request id is forwarded to the provider and its
+   * trace holds the work's spans. `cacheLoad`: the work fills (or refreshes) a cache entry.
+   */
+  constructor(first: CallContext, cacheLoad?: CallContext['cacheLoad']) {
     this.ctx = {
       requestId: first.requestId,
+      trace: first.trace,
+      cacheLoad: cacheLoad ?? first.cacheLoad,
       onCall: (info) => {
         this.calls.push(info);
         for (const waiter of this.waiters.keys()) waiter.onCall?.(info);
@@ -42,6 +49,7 @@ export class SharedCallContext {
     if (count === 0) {
       for (const info of this.calls) waiter.onCall?.(info);
       for (const t of this.throttles) waiter.onThrottle?.(t.provider, t.waitedMs);
+      linkSharedWork(waiter.trace, this.ctx.trace);
     }
     let left = false;
     return () => {

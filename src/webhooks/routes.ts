@@ -5,6 +5,7 @@
 // provider retries. A rejected delivery processes nothing and is counted and logged. An authentic
 // event is never refused for its shape: modules count what they cannot use and acknowledge it.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type Tracing, traceWebhookIntake } from '../observability/tracing.js';
 import type { ProviderEndpoint, WebhookDelivery } from '../providers/module.js';
 import { type Clients, type ProviderName, providerModules } from '../providers/registry.js';
 import { isWebhookVerificationError } from '../providers/webhookKit.js';
@@ -33,6 +34,8 @@ export interface WebhookDeps {
   maxBodyBytes?: number;
   /** Clock in ms for signature timestamps. Default Date.now. */
   now?: () => number;
+  /** One span per delivery when tracing is on. Default undefined: none. */
+  tracing?: Tracing | undefined;
 }
 
 export async function registerWebhookRoutes(server: FastifyInstance, deps: WebhookDeps): Promise<void> {
@@ -41,6 +44,7 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
   const observe = deps.observer;
 
   await server.register(async (scope) => {
+    if (deps.tracing) traceWebhookIntake(scope, deps.tracing);
     // Raw bytes for every content type: signatures cover the exact payload.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) =>

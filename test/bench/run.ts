@@ -122,6 +122,7 @@ function startSystem(
     connections: cfg.upstreamConnections,
     timeoutMs: cfg.upstreamTimeoutMs,
     rateLimit: cfg.junctionRateLimit,
+    otel: cfg.otel,
     ...knobs,
   });
   const launch = SYSTEMS[id].launch;
@@ -274,10 +275,17 @@ async function s3(
   }
   await child.request('clearCache');
   if (cfg.s3WarmupS > 0) await load(url, child, cfg.s3Connections, bodies, cfg.s3WarmupS);
+  if (cfg.otel) await sims.request('otlpExports'); // counts from here on
   const r = { ...(await load(url, child, cfg.s3Connections, bodies, cfg.durationS)), sampleErrors };
   log(
     `S3 ${id}: ${r.rps.toFixed(0)} req/s, p95 ${r.p95.toFixed(1)} ms, RSS ${r.peakRssMiB?.toFixed(0)} MiB, cpu ${r.cpuPct?.toFixed(0)}%, sims cpu ${r.otherCpuPct?.simulators?.toFixed(0)}%`,
   );
+  if (cfg.otel && id === 'junction') {
+    const got = await sims.request<{ requests: number; bytes: number }>('otlpExports');
+    log(
+      `S3 ${id}: tracing on, ${got.requests} OTLP exports (${(got.bytes / 1e6).toFixed(1)} MB) while measured`,
+    );
+  }
   return r;
 }
 
@@ -502,6 +510,10 @@ async function main(): Promise<void> {
       : 'not pinned (taskset missing or fewer than 2 CPUs)';
   results.machine = machineInfo(pinning);
   log(`machine: ${results.machine.cpuModel}, ${results.machine.cores} cores, ${pinning}`);
+  if (cfg.otel)
+    results.notes.push(
+      'BENCH_OTEL=1: Junction ran with OpenTelemetry tracing on, exporting OTLP to a discard receiver.',
+    );
 
   sims = spawnChild({
     entry: 'test/bench/sims.ts',

@@ -1,5 +1,8 @@
 // Child process: the four provider simulators on loopback (real HTTP servers, fault injection,
-// request counters). The runner sets latency and faults and reads the counters over IPC.
+// request counters). The runner sets latency and faults and reads the counters over IPC. Also a
+// discard OTLP/HTTP receiver, for runs with Junction's tracing on (BENCH_OTEL=1).
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 import { createSendGridSimulator } from '../../src/simulators/sendgrid/simulator.js';
 import { generateEventWebhookKeyPair } from '../../src/simulators/sendgrid/webhooks.js';
@@ -17,6 +20,8 @@ export interface SimsInfo {
   stripe: { url: string; secretKey: string };
   twilio: { url: string; accountSid: string; authToken: string; fromNumber: string };
   sendgrid: { url: string; apiKey: string; webhookPublicKey: string };
+  /** Accepts OTLP/HTTP exports (any path) and discards them. */
+  otlp: { url: string };
 }
 
 /** Upstream calls by provider and route since the last reset (OAuth token calls are listed apart). */
@@ -34,6 +39,18 @@ async function main(): Promise<void> {
     twilio.start(),
     sendgrid.start(),
   ]);
+  let exports = { requests: 0, bytes: 0 };
+  const otlp = createServer((req, res) => {
+    req.on('data', (chunk: Buffer) => {
+      exports.bytes += chunk.length;
+    });
+    req.on('end', () => {
+      exports.requests += 1;
+      res.writeHead(200, { 'content-type': String(req.headers['content-type'] ?? 'application/json') });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => otlp.listen(0, '127.0.0.1', resolve));
   const keys = generateEventWebhookKeyPair();
   const info: SimsInfo = {
     users: {
@@ -50,6 +67,7 @@ async function main(): Promise<void> {
       fromNumber: twilio.fromNumber,
     },
     sendgrid: { url: sendgridUrl, apiKey: sendgrid.apiKey, webhookPublicKey: keys.publicKey },
+    otlp: { url: `http://127.0.0.1:${(otlp.address() as AddressInfo).port}` },
   };
 
   const counts = (): Counts => {
@@ -91,6 +109,12 @@ async function main(): Promise<void> {
         keepRecords = m.keep === true;
         return true;
       },
+      /** What the discard OTLP receiver got since the last call. */
+      otlpExports: () => {
+        const got = exports;
+        exports = { requests: 0, bytes: 0 };
+        return got;
+      },
       faults: (m) => {
         const rules = (m.rules ?? {}) as Partial<Record<ProviderName, FaultRule[]>>;
         for (const [name, sim] of Object.entries(sims) as [ProviderName, Simulator][]) {
@@ -102,6 +126,8 @@ async function main(): Promise<void> {
     },
     async () => {
       clearInterval(trim);
+      otlp.closeAllConnections();
+      otlp.close();
       await Promise.all(Object.values(sims).map((s) => s.close()));
     },
   );

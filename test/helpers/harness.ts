@@ -7,6 +7,7 @@ import { mintToken } from '../../src/cli/token.js';
 import { loadConfig } from '../../src/config.js';
 import type { Fields } from '../../src/configSchema.js';
 import { createLogger } from '../../src/observability/logger.js';
+import type { Tracing } from '../../src/observability/tracing.js';
 import type { ProviderEndpoint, RemoteValues } from '../../src/providers/module.js';
 import { type ProviderName, providerModules, SIMULATORS } from '../../src/providers/registry.js';
 import type { ProviderEndpoints } from '../../src/services.js';
@@ -53,6 +54,8 @@ export interface HarnessOptions {
   seedUsers?: number;
   /** Default: a silent logger. */
   logger?: Logger;
+  /** Default: built from the env's OTEL_* variables (none unless set). */
+  tracing?: Tracing;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -115,6 +118,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     endpoints: endpoints as ProviderEndpoints,
     logger: options.logger ?? createLogger('silent'),
+    tracing: options.tracing,
   });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.server.address() as { port: number };

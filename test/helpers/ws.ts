@@ -39,11 +39,19 @@ export interface WsClient {
  */
 export async function connectWs(
   url: string,
-  options: { token?: string | null; path?: string } = {},
+  options: {
+    token?: string | null;
+    path?: string;
+    /** More connectionParams (connection_init payload). */
+    params?: Record<string, unknown>;
+    /** Headers of the upgrade request. */
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<WsClient> {
   const socket = new WebSocket(
     `${url.replace(/^http/, 'ws')}${options.path ?? '/graphql'}`,
     'graphql-transport-ws',
+    options.headers ? { headers: options.headers } : undefined,
   );
   const operations = new Map<string, { onNext: (payload: any) => void; end: (v: any) => void }>();
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
@@ -55,7 +63,10 @@ export async function connectWs(
       socket.send(
         JSON.stringify({
           type: 'connection_init',
-          payload: options.token ? { authorization: `Bearer ${options.token}` } : {},
+          payload: {
+            ...options.params,
+            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          },
         }),
       ),
     );

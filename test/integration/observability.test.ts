@@ -240,7 +240,8 @@ describe('upstream report', () => {
         PUBLIC_BASE_URL: 'https://junction.example.com',
         SENDGRID_API_KEY: 'SG.x',
         SENDGRID_FROM_EMAIL: 'a@b.c',
-        SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEkBP93U+to8skDfqHs69p9iz5jQ/MwTLUdd/qaaYkFYcVeMXLTdz1YHGuEVE83chBKwGdLTM1PgA8dpf9NbXzQ==',
+        SENDGRID_WEBHOOK_PUBLIC_KEY:
+          'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEkBP93U+to8skDfqHs69p9iz5jQ/MwTLUdd/qaaYkFYcVeMXLTdz1YHGuEVE83chBKwGdLTM1PgA8dpf9NbXzQ==',
         DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction', // config only: nothing connects yet
         TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
       },

@@ -30,6 +30,7 @@ export const usersModule: ProviderModule<
         clientSecret: remote.clientSecret,
         dispatcher: deps.pools.get(remote.tokenUrl),
         maxPauseMs: deps.maxPauseMs,
+        tracing: deps.tracing,
       }),
       cache: deps.cache,
       cachePolicy: {

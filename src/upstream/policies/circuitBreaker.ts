@@ -54,7 +54,8 @@ export interface BreakerPermit {
 
 export class CircuitBreaker {
   private readonly provider: string;
-  private readonly group: string;
+  /** The breaker's group name (the provider's, unless a provider splits its routes). */
+  readonly group: string;
   private readonly threshold: number;
   private readonly minimumRequests: number;
   private readonly halfOpenAfterMs: number;

@@ -9,6 +9,7 @@ import {
   type UpstreamError,
   UpstreamTimeoutError,
 } from '../errors.js';
+import { ATTR, addCallEvent, EVENT } from '../tracing.js';
 import { createBackoff } from './backoff.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuitBreaker.js';
 import { ConcurrencyLimit, type ConcurrencyOptions } from './concurrency.js';
@@ -178,7 +179,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     attemptNumber: number,
     attempt: (signal: AbortSignal, attemptNumber: number) => Promise<R>,
   ): Promise<R> => {
-    const permit = breaker.acquire();
+    let permit: ReturnType<CircuitBreaker['acquire']>;
+    try {
+      permit = breaker.acquire();
+    } catch (error) {
+      addCallEvent(ctx, EVENT.circuitRefused, { [ATTR.circuitGroup]: breaker.group });
+      throw error;
+    }
     // A half-open breaker hands out exactly one permit: this call is the probe. Keep it short.
     // (A plain timer rather than AbortSignal.timeout, so it is cleared after the probe and tests can
     // drive it with fake timers.)
@@ -202,6 +209,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         if (waitedMs > 0) {
           ctx.onThrottle?.(provider, waitedMs);
           options.onThrottle?.(provider, waitedMs);
+          addCallEvent(ctx, EVENT.throttled, { [ATTR.waitMs]: waitedMs });
         }
       }
       const result = await concurrency.run(() => {
@@ -214,6 +222,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     } catch (error) {
       if (!sent) {
         permit.release();
+        if (isLocalRateLimitError(error)) addCallEvent(ctx, EVENT.throttleRefused, {});
         throw error;
       }
       permit.failed(error);
@@ -255,16 +264,30 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (ctx.signal?.aborted && error === ctx.signal.reason) throw stopped(ctx, lastError);
       if (!isRetryable(error, request.idempotent)) throw error;
       lastError = error;
-      if (attemptNumber >= retry.maxAttempts) throw error;
+      /** A retry was wanted and is not made: the trace says why. */
+      const skip = (reason: string) => {
+        addCallEvent(ctx, EVENT.retrySkipped, {
+          [ATTR.reason]: reason,
+          [ATTR.attempt]: attemptNumber,
+          [ATTR.errorType]: error.code,
+        });
+        return error;
+      };
+      if (attemptNumber >= retry.maxAttempts) throw skip('max_attempts');
       const delayMs = backoff.delayFor(attemptNumber, error.retryAfterSeconds);
-      if (delayMs === undefined) throw error;
+      if (delayMs === undefined) throw skip('retry_after_too_long');
       // The failure just opened (or re-opened) the circuit: the retry would only be refused after
       // its backoff. Say so now.
-      if (breaker.state === 'open') throw error;
+      if (breaker.state === 'open') throw skip('circuit_open');
       // Waiting past the deadline only to be refused the attempt would hide the provider's answer.
-      if (ctx.deadline !== undefined && now() + delayMs >= ctx.deadline) throw error;
-      if (!budget.tryWithdraw()) throw error;
+      if (ctx.deadline !== undefined && now() + delayMs >= ctx.deadline) throw skip('deadline');
+      if (!budget.tryWithdraw()) throw skip('retry_budget');
       options.onRetry?.({ provider, route: request.route, attempt: attemptNumber, delayMs, error });
+      addCallEvent(ctx, EVENT.retry, {
+        [ATTR.attempt]: attemptNumber,
+        [ATTR.delayMs]: Math.round(delayMs),
+        [ATTR.errorType]: error.code,
+      });
       if (!(await sleep(delayMs, ctx.signal))) throw stopped(ctx, lastError);
     }
   };

@@ -67,6 +67,8 @@ export interface BenchConfig {
   maxTotalS: number;
   updateReadme: boolean;
   logTarget: 'file' | 'devnull';
+  /** BENCH_OTEL=1: Junction runs with tracing on, exporting to a discard OTLP receiver. */
+  otel: boolean;
 }
 
 export function loadBenchConfig(): BenchConfig {
@@ -112,5 +114,6 @@ export function loadBenchConfig(): BenchConfig {
     maxTotalS: num('BENCH_MAX_TOTAL_S', 900),
     updateReadme: process.env.BENCH_UPDATE_README !== '0',
     logTarget,
+    otel: process.env.BENCH_OTEL === '1',
   };
 }

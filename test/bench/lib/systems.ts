@@ -92,6 +92,8 @@ export interface EnvKnobs {
   timeoutMs: number;
   rateLimit: number;
   logLevel?: string;
+  /** Junction's tracing on, exporting to the simulators' discard OTLP receiver (BENCH_OTEL=1). */
+  otel?: boolean;
 }
 
 /** The environment of a system under test. Junction reads it through its own config loader. */
@@ -135,5 +137,14 @@ export function systemEnv(id: SystemId, sims: SimsInfo, knobs: EnvKnobs): Record
     SENDGRID_RATE_LIMIT_PER_SECOND: rate,
     // One bench token sends thousands of requests a second: the per-client budget would refuse them.
     CLIENT_RATE_LIMIT_PER_MINUTE: '0',
+    ...(knobs.otel ? otelEnv(sims) : {}),
   };
+}
+
+/** Tracing on: the discard receiver, plus any OTEL_* the bench itself was given (a sampler, say). */
+function otelEnv(sims: SimsInfo): Record<string, string> {
+  const given = Object.entries(process.env).filter(
+    (entry): entry is [string, string] => entry[0].startsWith('OTEL_') && entry[1] !== undefined,
+  );
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: sims.otlp.url, ...Object.fromEntries(given) };
 }

@@ -6,16 +6,19 @@ import { buildApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
 import { startProviders } from '../../../src/demo.js';
 import { createServiceLogger } from '../../../src/observability/logger.js';
+import { createTracing } from '../../../src/observability/tracing.js';
 import { failStartup, serveParent } from '../lib/child.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  // The same logger main.ts uses (asynchronous stdout), so S6 measures the logging tax as shipped.
-  const { logger, flush } = createServiceLogger(config.logLevel);
+  // The same logger and tracing main.ts uses (asynchronous stdout; trace ids on lines when tracing
+  // is on), so S6 measures the logging tax as shipped.
+  const tracing = await createTracing(config.tracing);
+  const { logger, flush } = createServiceLogger(config.logLevel, tracing);
   process.on('exit', flush);
   const providers = await startProviders(config);
   if (providers.simulators.length > 0) throw new Error('bench: Junction must use the bench simulators');
-  const app = await buildApp({ config, endpoints: providers.endpoints, logger });
+  const app = await buildApp({ config, endpoints: providers.endpoints, logger, tracing });
   let cold = false;
   // Runs before Fastify's own request handler, for every request.
   app.server.server.prependListener('request', () => {

@@ -17,7 +17,8 @@ const providersEnv = {
   PUBLIC_BASE_URL: 'https://junction.example.com',
   SENDGRID_API_KEY: 'SG.key',
   SENDGRID_FROM_EMAIL: 'noreply@example.com',
-  SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEkBP93U+to8skDfqHs69p9iz5jQ/MwTLUdd/qaaYkFYcVeMXLTdz1YHGuEVE83chBKwGdLTM1PgA8dpf9NbXzQ==',
+  SENDGRID_WEBHOOK_PUBLIC_KEY:
+    'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEkBP93U+to8skDfqHs69p9iz5jQ/MwTLUdd/qaaYkFYcVeMXLTdz1YHGuEVE83chBKwGdLTM1PgA8dpf9NbXzQ==',
   DATABASE_URL: 'postgres://junction@db.internal/junction',
   TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
 };
