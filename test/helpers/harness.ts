@@ -71,10 +71,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const production = env.NODE_ENV === 'production';
   const demoSecret = randomBytes(32).toString('base64url');
   // Settings first (the simulators read some, e.g. webhook secrets), from what the test gave.
-  const settingsOf = (name: ProviderName) =>
-    loadConfig({ ...env, NODE_ENV: 'test', HOST: '127.0.0.1', JWT_SECRET: demoSecret }, undefined).providers[
-      name
-    ].settings;
+  const settingsEnv: Record<string, string> = { ...env, NODE_ENV: 'test', HOST: '127.0.0.1' };
+  for (const module of providerModules)
+    for (const variable of Object.values(module.config.remote)) delete settingsEnv[variable.name];
+  const settings = loadConfig(settingsEnv, undefined, { demoJwtSecret: () => demoSecret }).providers;
+  const settingsOf = (name: ProviderName) => settings[name].settings;
   const [users, stripe, twilio, sendgrid] = await Promise.all([
     SIMULATORS.users().then((m) =>
       m.startDemo({ faults: [], settings: settingsOf('users'), simulator: simulatorOptions.users }),

@@ -14,7 +14,7 @@ const settings = {
     secret: true,
     maxItems: 8,
     expected: 'comma-separated webhook signing secrets',
-    item: (part) => (part.length >= 8 && part.length <= 512 ? part : undefined),
+    item: (part) => (part.length <= 512 ? part : undefined),
     doc: "Webhook signing secret(s), comma-separated while rotating; in demo mode accepted beside the simulator's own (e.g. `stripe listen`'s).",
   }),
   ratePerSecond: decimal('STRIPE_RATE_LIMIT_PER_SECOND', {
