@@ -26,15 +26,13 @@ import {
   type Values,
 } from './configSchema.js';
 import { generateDemoSecret } from './demoState.js';
+import { ROUTER_SECRET_MAX_LENGTH, ROUTER_SECRET_MIN_LENGTH } from './graphql/federation.js';
 import { readTracingConfig, type TracingConfig } from './observability/tracingConfig.js';
 import type { AnyProviderModule, ProviderConfig, RemoteValues } from './providers/module.js';
 import { type ProviderName, providerModules } from './providers/registry.js';
 
 /** HS256 keys shorter than the hash output (32 bytes) weaken it (RFC 7518 §3.2). */
 export const MIN_JWT_SECRET_BYTES = 32;
-/** ROUTER_SECRET bounds, in characters; a presented header longer than the maximum is refused unread. */
-export const ROUTER_SECRET_MIN_LENGTH = 32;
-export const ROUTER_SECRET_MAX_LENGTH = 512;
 
 export const coreFields = {
   nodeEnv: oneOf('NODE_ENV', ['development', 'production', 'test'] as const, {
@@ -55,7 +53,7 @@ export const coreFields = {
     doc: 'pino log level.',
   }),
   publicBaseUrl: url('PUBLIC_BASE_URL', {
-    doc: 'Where providers reach this Junction (callbacks, and so what Twilio signs).',
+    doc: 'Where providers reach this Junction: their callbacks, and so the URLs their signatures cover.',
     defaultDoc: 'demo: the local listen URL',
   }),
 };

@@ -2,29 +2,11 @@
 // HS256 secret (demo mode: the checkout's generated one, the same the server uses). Prints the
 // token alone on stdout; refuses in production and with JWKS.
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from '../config.js';
 import { demoStateDir, generateDemoSecret, isDemoStateError, openDemoState } from '../demoState.js';
+import { mintToken } from '../graphql/viewer.js';
 
-export async function mintToken(
-  secret: string,
-  claims: {
-    sub: string;
-    admin?: boolean;
-    ttlSeconds?: number;
-    issuer?: string | undefined;
-    audience?: string | undefined;
-  },
-): Promise<string> {
-  let jwt = new SignJWT({ roles: claims.admin ? ['admin'] : [] })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(claims.sub)
-    .setIssuedAt()
-    .setExpirationTime(`${claims.ttlSeconds ?? 3600}s`);
-  if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
-  if (claims.audience) jwt = jwt.setAudience(claims.audience);
-  return jwt.sign(new TextEncoder().encode(secret));
-}
+export { mintToken };
 
 export const TOKEN_USAGE = `Mints a client bearer token (HS256) for demo and development.
 

@@ -15,9 +15,12 @@ import {
   type OperationDefinitionNode,
   parse,
 } from 'graphql';
-import { ROUTER_SECRET_MAX_LENGTH } from '../config.js';
 import type { GraphQLContext } from './context.js';
 import { badUserInput, forbidden, unauthenticated, userError } from './errors.js';
+
+/** ROUTER_SECRET bounds, in characters; a presented header longer than the maximum is refused unread. */
+export const ROUTER_SECRET_MIN_LENGTH = 32;
+export const ROUTER_SECRET_MAX_LENGTH = 512;
 
 /** The header a router sends `ROUTER_SECRET` in (Apollo Router, Hive Gateway: see README). */
 export const ROUTER_SECRET_HEADER = 'x-router-secret';

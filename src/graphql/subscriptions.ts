@@ -26,10 +26,10 @@ import {
 } from 'graphql';
 import { useServer as serveGraphQLOverWebSocket } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { OperationReporter } from '../observability/operationPlugin.js';
 import { pickTraceCarrier } from '../observability/tracing.js';
 import type { GraphQLContext, RequestFacts } from './context.js';
 import { type FormatError, formatGraphQLErrors, rateLimited } from './errors.js';
+import type { OperationReporter } from './operationPlugin.js';
 import { InvalidTokenError, type Viewer, type ViewerVerifier } from './viewer.js';
 
 /** graphql-ws close codes Junction uses (4403 is graphql-ws's own "Forbidden"). */

@@ -1,9 +1,8 @@
 // Who is asking: verifies the client's bearer JWT (HS256 secret or a JWKS URL) with jose. Tokens
 // must expire (JWT_REQUIRE_EXP) and may not live longer than JWT_MAX_TOKEN_LIFETIME_SECONDS.
 import type { webcrypto } from 'node:crypto';
-import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
+import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { Config } from '../config.js';
 
 export interface Viewer {
   /** The user's id (`sub`). */
@@ -28,6 +27,19 @@ export class InvalidTokenError extends Error {
   }
 }
 
+/** How client tokens are verified (the `jwt` section of the config). */
+export interface ClientTokenOptions {
+  /** HS256 secret; absent when a JWKS URL is used. */
+  secret: string | undefined;
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  /** Tokens without `exp` are refused. */
+  requireExp: boolean;
+  /** Longest accepted lifetime (`exp - iat`, or `exp - now`), in s. */
+  maxTokenLifetimeSeconds: number;
+}
+
 export type ViewerVerifier = (authorization: string | undefined) => Promise<Viewer | null>;
 
 export interface ViewerVerifierOptions {
@@ -45,7 +57,7 @@ export interface ViewerVerifierOptions {
  * remembered briefly (never past `exp`), since a client sends the same token with every request.
  */
 export function createViewerVerifier(
-  jwt: Config['jwt'],
+  jwt: ClientTokenOptions,
   options: ViewerVerifierOptions = {},
 ): ViewerVerifier {
   const key: Promise<webcrypto.CryptoKey> | JWTVerifyGetKey = jwt.jwksUrl
@@ -127,4 +139,25 @@ function describeJoseError(error: unknown): string {
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid)
     return 'the token is malformed';
   return 'the token could not be verified';
+}
+
+/** Signs a client token with an HS256 secret: demo mode's admin token, `npm run token`, tests. */
+export async function mintToken(
+  secret: string,
+  claims: {
+    sub: string;
+    admin?: boolean;
+    ttlSeconds?: number;
+    issuer?: string | undefined;
+    audience?: string | undefined;
+  },
+): Promise<string> {
+  let jwt = new SignJWT({ roles: claims.admin ? ['admin'] : [] })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(`${claims.ttlSeconds ?? 3600}s`);
+  if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
+  if (claims.audience) jwt = jwt.setAudience(claims.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
 }

@@ -8,16 +8,16 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { type Context, trace } from '@opentelemetry/api';
 import type { GraphQLFormattedError } from 'graphql';
-import type { GraphQLContext } from '../graphql/context.js';
-import { isUnexpectedError } from '../graphql/errors.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import {
   endOperationSpan,
   nameOperationSpan,
   OPERATION_ATTR,
   startOperationSpan,
   type Tracing,
-} from './tracing.js';
+} from '../observability/tracing.js';
+import type { GraphQLContext } from './context.js';
+import { isUnexpectedError } from './errors.js';
 
 export type UpstreamReportMode = 'off' | 'header' | 'always';
 
