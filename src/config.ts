@@ -189,13 +189,13 @@ export const policyFields = {
     max: 300_000,
     default: 5_000,
     unit: 'ms',
-    doc: 'Longest provider `Retry-After` a retry waits; longer ones end the retries.',
+    doc: 'Longest provider `Retry-After` a retry waits; longer ones end the retries at once.',
   }),
   retryBudgetRatio: decimal('RETRY_BUDGET_RATIO', {
     min: 0,
     max: 1,
     default: 0.2,
-    doc: 'Retries may be at most this share of requests (over 10 s).',
+    doc: 'Retries may be at most this share of requests per provider (10 s window, plus 1/s).',
   }),
   failureRateThreshold: decimal('BREAKER_FAILURE_RATE', {
     min: 0,
@@ -254,7 +254,7 @@ export const graphqlFields = {
     max: 300_000,
     default: 10_000,
     unit: 'ms',
-    doc: 'Deadline of one GraphQL operation.',
+    doc: 'Deadline of one GraphQL operation, passed down to every upstream call.',
   }),
   introspection: flag('GRAPHQL_INTROSPECTION', {
     default: ({ isProduction }) => !isProduction,
@@ -277,7 +277,7 @@ export const graphqlFields = {
   }),
   allowlistPath: text('GRAPHQL_ALLOWLIST', {
     expected: 'a file path',
-    doc: 'Persisted-query manifest: when set, only its operations run.',
+    doc: "Path of a persisted query manifest (Apollo's format): only its operations run.",
   }),
   maxDepth: integer('GRAPHQL_MAX_DEPTH', {
     min: 1,
@@ -313,7 +313,7 @@ export const graphqlFields = {
     min: 1,
     max: 10_000,
     default: 20,
-    doc: 'Operations running at once on one WebSocket; beyond, that subscribe gets an error and the socket stays.',
+    doc: 'Operations running at once on one WebSocket (subscriptions, and queries or mutations still running); beyond, that subscribe gets `RATE_LIMITED` (`limit: maxSubscriptions`) and the socket stays open.',
   }),
   wsMaxConnectionsPerViewer: integer('GRAPHQL_WS_MAX_CONNECTIONS_PER_VIEWER', {
     min: 1,
@@ -326,13 +326,13 @@ export const graphqlFields = {
     max: 10_000_000,
     default: 600,
     expected: 'an integer 0..10000000 (0 turns the limit off)',
-    doc: 'Requests per client per minute, HTTP and WebSocket together (the viewer, else the address); `0` turns it off.',
+    doc: "Requests per client per minute, HTTP and WebSocket together; the client is the signed-in viewer, else the client address (behind a proxy: the proxy's). A one-minute window: the whole budget may be spent in a burst. `0` turns it off.",
   }),
   clientRateLimitCostPerRequest: integer('CLIENT_RATE_LIMIT_COST_PER_REQUEST', {
     min: 1,
     max: 100_000_000,
     default: 100,
-    doc: 'Query cost one request covers: an operation counts as ⌈cost / this⌉ requests.',
+    doc: 'Query cost one request covers: an operation counts as ⌈cost / this⌉ requests (at least 1), so clients sending expensive queries run out first.',
   }),
   routerSecret: secret('ROUTER_SECRET', {
     min: ROUTER_SECRET_MIN_LENGTH,

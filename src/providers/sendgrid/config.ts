@@ -32,7 +32,7 @@ const settings = {
     min: 0.1,
     max: 100_000,
     default: 100,
-    doc: 'Requests per second Junction allows itself against SendGrid.',
+    doc: 'Requests per second per credential, never exceeded in any second, against SendGrid.',
   }),
 };
 

@@ -21,7 +21,7 @@ const settings = {
     min: 0.1,
     max: 100_000,
     default: 90, // Stripe allows 100 read+write requests/s in live mode: stay under it
-    doc: 'Requests per second Junction allows itself against Stripe.',
+    doc: 'Requests per second per credential, never exceeded in any second, against Stripe.',
   }),
   customerTtlSeconds: integer('STRIPE_CUSTOMER_CACHE_TTL_SECONDS', {
     min: 0,

@@ -24,7 +24,7 @@ const settings = {
     min: 0.1,
     max: 100_000,
     default: 100,
-    doc: 'Requests per second Junction allows itself against Twilio.',
+    doc: 'Requests per second per credential, never exceeded in any second, against Twilio.',
   }),
   messagesTtlSeconds: integer('TWILIO_MESSAGES_CACHE_TTL_SECONDS', {
     min: 0,

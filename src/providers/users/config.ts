@@ -15,7 +15,7 @@ const settings = {
     min: 0.1,
     max: 100_000,
     default: 200,
-    doc: 'Requests per second Junction allows itself against the service.',
+    doc: 'Requests per second per credential, never exceeded in any second, against the service.',
   }),
   maxBatch: integer('USERS_MAX_BATCH', {
     min: 1,
