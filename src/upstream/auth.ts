@@ -248,7 +248,6 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
       throw new UpstreamRejectedError(`${provider}: token endpoint refused the client credentials`, {
         provider,
         status: res.statusCode,
-        retryable: false,
       });
     }
     if (res.statusCode === 429) {

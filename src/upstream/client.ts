@@ -8,6 +8,7 @@ import type { ZodType } from 'zod';
 import { deadlineSignal, isTimeoutReason } from './abort.js';
 import type { AuthStrategy } from './auth.js';
 import type { CallContext, UpstreamCallInfo } from './callContext.js';
+import { upstreamDefaults } from './config.js';
 import {
   isUpstreamError,
   RequestCancelledError,
@@ -21,8 +22,12 @@ import {
   UpstreamUnavailableError,
 } from './errors.js';
 import type { PoolRegistry } from './pools.js';
+
 import { pickRateLimitHeaders, retryAfterSecondsFrom } from './rateLimitHeaders.js';
 import { ATTR, type UpstreamTracing } from './tracing.js';
+
+/** The configuration's defaults (upstream/config.ts): used when an option is not given. */
+const DEFAULTS = upstreamDefaults();
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -91,9 +96,9 @@ export interface RestClientOptions {
   baseUrl: string;
   auth: AuthStrategy;
   pools: PoolRegistry;
-  /** Limit for one attempt, in ms. Default 5000 ms. Trap: retries multiply it; the deadline caps the total. */
+  /** Limit for one attempt, in ms (UPSTREAM_TIMEOUT_MS by default). Trap: retries multiply it; the deadline caps the total. */
   attemptTimeoutMs?: number;
-  /** Largest response body accepted, in bytes. Default 5 MiB; larger is UPSTREAM_BAD_RESPONSE. */
+  /** Largest response body accepted, in bytes (UPSTREAM_MAX_RESPONSE_BYTES by default); larger is UPSTREAM_BAD_RESPONSE. */
   maxResponseBytes?: number;
   /** Header names, in order, where the provider puts its request id. Default request-id, x-request-id. */
   requestIdHeaders?: string[];
@@ -106,7 +111,7 @@ export interface RestClientOptions {
   onAttempt?: (info: UpstreamCallInfo, error: UpstreamError | undefined) => void;
   /**
    * Longest wait a provider's Retry-After or reset header can put into an error's `retryAfterSeconds`,
-   * in ms. Default 60000 ms (60 s), as RATE_LIMIT_MAX_PAUSE_MS. Trap: it bounds what clients are told, not the limiter (see its own maxPauseMs).
+   * in ms (RATE_LIMIT_MAX_PAUSE_MS by default). Trap: it bounds what clients are told, not the limiter (see its own maxPauseMs).
    */
   maxPauseMs?: number;
   /**
@@ -139,14 +144,14 @@ export class RestClient {
     this.baseUrl = new URL(options.baseUrl);
     this.auth = options.auth;
     this.pool = options.pools.get(this.baseUrl);
-    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000; // 5s
-    this.maxResponseBytes = options.maxResponseBytes ?? 5 * 1024 * 1024; // 5 MiB
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULTS.attemptTimeoutMs;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxResponseBytes;
     this.requestIdHeaders = options.requestIdHeaders ?? ['request-id', 'x-request-id'];
     this.idempotencyHeader = options.idempotencyHeader ?? 'idempotency-key';
     this.defaultHeaders = options.defaultHeaders ?? {};
     this.executor = options.executor ?? sendOnce;
     this.onAttempt = options.onAttempt;
-    this.maxPauseMs = options.maxPauseMs ?? 60_000; // 60 s
+    this.maxPauseMs = options.maxPauseMs ?? DEFAULTS.rateLimitMaxPauseMs;
     this.tracing = options.tracing;
   }
 
@@ -226,21 +231,13 @@ export class RestClient {
    */
   protected errorFromResponse(res: RawResponse, _spec: RequestSpec<unknown>): UpstreamError {
     const details = this.responseDetails(res);
-    // The provider's own retry signal (see retrySignal) wins over the status-based default.
-    const forced = this.retrySignal(res);
-    const retryable = (fallback: boolean) => ({ retryable: forced ?? fallback });
     const where = `${this.provider} answered ${res.status}`;
-    if (res.status === 404)
-      return new UpstreamNotFoundError(`${where}: not found`, { ...details, ...retryable(false) });
-    if (res.status === 408)
-      return new UpstreamTimeoutError(`${where}: request timeout`, { ...details, ...retryable(true) });
-    if (res.status === 429)
-      return new UpstreamRateLimitedError(`${where}: rate limited`, { ...details, ...retryable(true) });
-    if (res.status === 409)
-      return new UpstreamRejectedError(`${where}: conflict`, { ...details, ...retryable(true) });
-    if (res.status >= 500)
-      return new UpstreamUnavailableError(`${where}: server error`, { ...details, ...retryable(true) });
-    return new UpstreamRejectedError(`${where}: request rejected`, { ...details, ...retryable(false) });
+    if (res.status === 404) return new UpstreamNotFoundError(`${where}: not found`, details);
+    if (res.status === 408) return new UpstreamTimeoutError(`${where}: request timeout`, details);
+    if (res.status === 429) return new UpstreamRateLimitedError(`${where}: rate limited`, details);
+    if (res.status === 409) return new UpstreamRejectedError(`${where}: conflict`, details);
+    if (res.status >= 500) return new UpstreamUnavailableError(`${where}: server error`, details);
+    return new UpstreamRejectedError(`${where}: request rejected`, details);
   }
 
   /**
@@ -254,6 +251,8 @@ export class RestClient {
       upstreamRequestId: res.upstreamRequestId,
       retryAfterSeconds: retryAfterSecondsFrom(res.headers, Date.now(), this.maxPauseMs),
       rateLimitHeaders: pickRateLimitHeaders(res.headers),
+      // The provider's own word on retrying (see retrySignal) wins over the kind of failure.
+      providerSaysRetry: this.retrySignal(res),
     };
   }
 
@@ -420,7 +419,7 @@ export class RestClient {
           provider: this.provider,
           status: res.statusCode,
           upstreamRequestId,
-          retryable: true,
+          incomplete: true,
           cause,
         });
       }

@@ -25,8 +25,13 @@ export interface UpstreamErrorDetails {
   upstreamRequestId?: string | undefined;
   /** Seconds the provider asked us to wait before trying again, when it said. */
   retryAfterSeconds?: number | undefined;
-  /** Whether trying the same call again later may succeed. */
-  retryable?: boolean | undefined;
+  /**
+   * The provider's explicit word on retrying this failure (e.g. Stripe's `Stripe-Should-Retry`),
+   * when it gave one: it wins over the kind of failure (see mayRetry).
+   */
+  providerSaysRetry?: boolean | undefined;
+  /** The answer broke off (truncated body, reset mid-body): the same call may well succeed. */
+  incomplete?: boolean | undefined;
   /**
    * True when the failure proves the request never reached the provider (connection refused,
    * DNS failure, connect timeout): even a non-idempotent call is then safe to retry.
@@ -69,7 +74,7 @@ export class UpstreamError extends Error {
     this.upstreamCode = details.upstreamCode;
     this.upstreamRequestId = details.upstreamRequestId;
     this.retryAfterSeconds = details.retryAfterSeconds;
-    this.retryable = details.retryable ?? defaultRetryable(code);
+    this.retryable = mayRetry(code, details);
     this.notSent = details.notSent ?? false;
     this.field = details.field;
     this.detail = details.detail;
@@ -77,13 +82,27 @@ export class UpstreamError extends Error {
   }
 }
 
-function defaultRetryable(code: UpstreamErrorCode): boolean {
+/**
+ * Whether the same call may succeed if tried again, decided here and nowhere else: the provider's
+ * explicit word first (Stripe-Should-Retry), then the kind of failure. Timeouts, unavailability,
+ * rate limits, open circuits, conflicts (409) and answers that broke off may pass next time;
+ * refusals, bad input, declines, missing resources and malformed answers will fail again.
+ * (Whether Junction does retry is retry.ts's `isRetryable`: idempotency and its own refusals.)
+ */
+export function mayRetry(
+  code: UpstreamErrorCode,
+  facts: Pick<UpstreamErrorDetails, 'status' | 'providerSaysRetry' | 'incomplete'>,
+): boolean {
+  if (facts.providerSaysRetry !== undefined) return facts.providerSaysRetry;
+  if (facts.incomplete) return true;
   switch (code) {
     case 'UPSTREAM_TIMEOUT':
     case 'UPSTREAM_UNAVAILABLE':
     case 'UPSTREAM_RATE_LIMITED':
     case 'UPSTREAM_CIRCUIT_OPEN':
       return true;
+    case 'UPSTREAM_REJECTED':
+      return facts.status === 409; // a conflict (a concurrent change) may clear
     default:
       return false;
   }
@@ -113,7 +132,7 @@ export class UpstreamRateLimitedError extends UpstreamError {
 /** The provider's circuit is open: the call was not attempted. */
 export class UpstreamCircuitOpenError extends UpstreamError {
   constructor(message: string, details: UpstreamErrorDetails) {
-    super('UPSTREAM_CIRCUIT_OPEN', message, { retryable: true, ...details });
+    super('UPSTREAM_CIRCUIT_OPEN', message, details);
   }
 }
 

@@ -1,26 +1,30 @@
 // One undici Pool per upstream origin, built at startup and closed on shutdown. Connection caps and
 // timeouts live here so that concurrency limits above can be sized against them.
 import { Pool } from 'undici';
+import { upstreamDefaults } from './config.js';
 
+/** Defaults are the config's (upstream/config.ts); the headers and body timeouts are the attempt timeout's. */
 export interface PoolOptions {
-  /** Maximum sockets per origin. Default 32. Size the provider's concurrency limit to at most this. */
+  /** Maximum sockets per origin (UPSTREAM_CONNECTIONS). Size the provider's concurrency limit to at most this. */
   connections: number;
-  /** How long an idle keep-alive socket stays open, in ms. Default 30000 ms (30s). */
+  /** How long an idle keep-alive socket stays open, in ms (UPSTREAM_KEEPALIVE_MS). */
   keepAliveTimeoutMs: number;
-  /** TCP (and TLS) connect timeout in ms. Default 2000 ms. */
+  /** TCP (and TLS) connect timeout in ms (UPSTREAM_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs: number;
-  /** Time allowed from sending the request to receiving all response headers, in ms. Default 10000 ms. */
+  /** Time allowed from sending the request to receiving all response headers, in ms (UPSTREAM_TIMEOUT_MS). */
   headersTimeoutMs: number;
-  /** Maximum idle time between two body chunks, in ms. Default 10000 ms. */
+  /** Maximum idle time between two body chunks, in ms (UPSTREAM_TIMEOUT_MS). */
   bodyTimeoutMs: number;
 }
 
+const DEFAULTS = upstreamDefaults();
+
 export const defaultPoolOptions: PoolOptions = {
-  connections: 32,
-  keepAliveTimeoutMs: 30 * 1000, // 30s
-  connectTimeoutMs: 2 * 1000, // 2s
-  headersTimeoutMs: 10 * 1000, // 10s
-  bodyTimeoutMs: 10 * 1000, // 10s
+  connections: DEFAULTS.connections,
+  keepAliveTimeoutMs: DEFAULTS.keepAliveTimeoutMs,
+  connectTimeoutMs: DEFAULTS.connectTimeoutMs,
+  headersTimeoutMs: DEFAULTS.attemptTimeoutMs,
+  bodyTimeoutMs: DEFAULTS.attemptTimeoutMs,
 };
 
 export class PoolRegistry {

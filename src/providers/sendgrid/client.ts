@@ -94,7 +94,6 @@ export class SendGridClient extends RestClient {
     if (res.status === 401 || res.status === 403) {
       return new UpstreamRejectedError(`sendgrid refused Junction's credentials (${res.status})`, {
         ...details,
-        retryable: false,
       });
     }
     if (res.status === 429) return new UpstreamRateLimitedError('sendgrid rate limited', details);
@@ -105,7 +104,6 @@ export class SendGridClient extends RestClient {
       return new UpstreamInputError((first?.message ?? 'sendgrid rejected the email').slice(0, 300), {
         ...details,
         field: field === null ? undefined : toInputField(field),
-        retryable: false,
       });
     }
     return super.errorFromResponse(res, spec);

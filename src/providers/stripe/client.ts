@@ -241,9 +241,6 @@ export class StripeClient extends RestClient {
       return super.errorFromResponse(res, spec);
     }
     const e = body.error;
-    // Stripe's own signal decides whenever it is there, whatever the status or error type.
-    const forced = this.retrySignal(res);
-    const retryable = (fallback: boolean | undefined) => ({ retryable: forced ?? fallback });
     const details: UpstreamErrorDetails = {
       ...this.responseDetails(res),
       upstreamCode: e.code ?? e.type,
@@ -252,7 +249,6 @@ export class StripeClient extends RestClient {
       // Stripe's 401 message quotes part of the key: say less.
       return new UpstreamRejectedError(`stripe refused Junction's credentials (${res.status})`, {
         ...details,
-        ...retryable(false),
       });
     }
     // Stripe writes its other messages for end users (no secrets in them); cap the length anyway.
@@ -260,23 +256,20 @@ export class StripeClient extends RestClient {
     if (e.type === 'card_error') {
       return new PaymentDeclinedError(message, {
         ...details,
-        ...retryable(false),
         detail: e.decline_code ? { declineCode: e.decline_code } : undefined,
       });
     }
-    if (res.status === 429 || e.code === 'rate_limit')
-      return new UpstreamRateLimitedError(message, { ...details, ...retryable(true) });
+    if (res.status === 429 || e.code === 'rate_limit') return new UpstreamRateLimitedError(message, details);
     if (res.status === 404 || e.code === 'resource_missing')
-      return new UpstreamNotFoundError(message, { ...details, ...retryable(undefined) });
+      return new UpstreamNotFoundError(message, details);
     if (e.type === 'idempotency_error') {
-      return new UpstreamInputError(message, { ...details, field: 'idempotencyKey', ...retryable(false) });
+      return new UpstreamInputError(message, { ...details, field: 'idempotencyKey' });
     }
     if (e.type === 'invalid_request_error' && res.status === 400 && e.param) {
-      return new UpstreamInputError(message, { ...details, field: e.param, ...retryable(false) });
+      return new UpstreamInputError(message, { ...details, field: e.param });
     }
-    if (res.status >= 500 || e.type === 'api_error')
-      return new UpstreamUnavailableError(message, { ...details, ...retryable(undefined) });
-    return new UpstreamRejectedError(message, { ...details, ...retryable(res.status === 409) });
+    if (res.status >= 500 || e.type === 'api_error') return new UpstreamUnavailableError(message, details);
+    return new UpstreamRejectedError(message, details);
   }
 
   /** `Stripe-Should-Retry: true|false`: Stripe's word on retrying, which wins over status and body. */

@@ -183,7 +183,6 @@ export class TwilioClient extends RestClient {
       return new UpstreamInputError((body.message ?? `Twilio error ${body.code}`).slice(0, 300), {
         ...details,
         field,
-        retryable: false,
       });
     }
     if (res.status === 429 || body.code === 20429)
@@ -191,7 +190,6 @@ export class TwilioClient extends RestClient {
     if (res.status === 401 || res.status === 403) {
       return new UpstreamRejectedError(`twilio refused Junction's credentials (${body.code})`, {
         ...details,
-        retryable: false,
       });
     }
     if (res.status === 404) return new UpstreamNotFoundError(`twilio: not found (${body.code})`, details);

@@ -16,13 +16,14 @@ import { RestClient, type RestClientOptions } from '../../upstream/client.js';
 import { isUpstreamCode } from '../../upstream/errors.js';
 import { paginate, type UpstreamPage } from '../../upstream/pagination.js';
 import { SharedCallContext } from '../../upstream/sharedContext.js';
+import { usersConfig } from './config.js';
 import { toUser } from './mapping.js';
 import { type ExternalUser, externalUserSchema, userBatchSchema, userPageSchema } from './types.js';
 
 export interface UsersClientOptions extends Omit<RestClientOptions, 'provider'> {
   cache: ResponseCache;
   cachePolicy: CachePolicy;
-  /** Ids per batch call. Default 100. */
+  /** Ids per batch call. Default: USERS_MAX_BATCH's (100, the service's own limit). */
   maxBatch?: number;
   /** The service's largest page for `GET /users?limit=`. Default 100. */
   maxPageSize?: number;
@@ -57,7 +58,7 @@ export class UsersClient extends RestClient {
     super({ ...options, provider: USERS_PROVIDER });
     this.cache = options.cache;
     this.cachePolicy = options.cachePolicy;
-    this.maxBatch = options.maxBatch ?? 100;
+    this.maxBatch = options.maxBatch ?? usersConfig.settings.maxBatch.defaultValue({ isProduction: false });
     this.maxPageSize = options.maxPageSize ?? 100;
     this.batcher = new DataLoader<BatchKey, BatchResult, string>((keys) => this.fetchBatch(keys), {
       cache: false,

@@ -12,13 +12,13 @@ export interface CircuitBreakerOptions {
   provider: string;
   /** Name of this breaker when a provider has several (route groups), used in messages. Default: `provider`. */
   group?: string | undefined;
-  /** Failure share (0..1] of the window's calls that opens the circuit. Default 0.5 (50 %). Trap: 1 opens only at 100 %. */
+  /** Failure share (0..1] of the window's calls that opens the circuit (BREAKER_FAILURE_RATE). Trap: 1 opens only at 100 %. */
   failureRateThreshold: number;
-  /** Calls the window must hold before it may open. Default 20 calls. Trap: too low and two bad calls open it. */
+  /** Calls the window must hold before it may open (BREAKER_MIN_REQUESTS). Trap: too low and two bad calls open it. */
   minimumRequests: number;
-  /** Sliding window the failure rate is measured over, in ms. Default 10000 ms (10 s). Counted in 10 buckets. */
+  /** Sliding window the failure rate is measured over, in ms (BREAKER_WINDOW_MS). Counted in 10 buckets. */
   samplingWindowMs: number;
-  /** How long the circuit stays open before one probe is let through, in ms. Default 5000 ms (5 s). */
+  /** How long the circuit stays open before one probe is let through, in ms (BREAKER_HALF_OPEN_AFTER_MS). */
   halfOpenAfterMs: number;
   /** Called after every state change. Trap: the open -> half-open change happens at the first call after halfOpenAfterMs, not on a timer. */
   onStateChange?: ((state: CircuitState) => void) | undefined;

@@ -1,31 +1,18 @@
 // One provider's resilience pipeline: a RequestExecutor that carries each request through the
 // deadline check, budgeted retries with backoff, circuit breaker, rate limiter and concurrency limit.
-import { isTimeoutReason } from '../abort.js';
 import type { CallContext } from '../callContext.js';
 import type { HttpMethod, RequestExecutor } from '../client.js';
-import {
-  isUpstreamError,
-  RequestCancelledError,
-  type UpstreamError,
-  UpstreamTimeoutError,
-} from '../errors.js';
+import { upstreamDefaults } from '../config.js';
+import { isUpstreamError, type UpstreamError } from '../errors.js';
 import { ATTR, addCallEvent, EVENT } from '../tracing.js';
 import { createBackoff } from './backoff.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuitBreaker.js';
 import { ConcurrencyLimit, type ConcurrencyOptions } from './concurrency.js';
 import { AdaptiveRateLimiter, isLocalRateLimitError, type RateLimiterOptions } from './rateLimiter.js';
+import { type RetryInfo, type RetryOptions, withRetries } from './retry.js';
 import { RetryBudget, type RetryBudgetOptions } from './retryBudget.js';
 
-export interface RetryOptions {
-  /** Attempts in all, the first included. Default 3. Trap: 1 means no retries, 0 is refused. */
-  maxAttempts: number;
-  /** Jitter ceiling of the first retry, in ms; doubles per retry. Default 100 ms. */
-  baseDelayMs: number;
-  /** Cap of the jitter ceiling, in ms. Default 2000 ms. Trap: a Retry-After may still exceed it, up to maxRetryAfterMs. */
-  maxDelayMs: number;
-  /** Longest provider Retry-After we wait for, in ms. Default 5000 ms. Trap: a longer one ends the retries at once. */
-  maxRetryAfterMs: number;
-}
+export type { RetryInfo, RetryOptions } from './retry.js';
 
 export type BreakerPolicyOptions = Pick<
   CircuitBreakerOptions,
@@ -35,16 +22,6 @@ export type BreakerPolicyOptions = Pick<
 export type RetryBudgetPolicyOptions = Omit<RetryBudgetOptions, 'now'>;
 
 export type RateLimitPolicyOptions = Omit<RateLimiterOptions, 'provider' | 'now'>;
-
-export interface RetryInfo {
-  provider: string;
-  route: string;
-  /** The attempt that just failed (1 = the first); the retry about to run is `attempt + 1`. */
-  attempt: number;
-  /** Backoff before the retry, in ms. */
-  delayMs: number;
-  error: UpstreamError;
-}
 
 export interface PipelineOptions {
   /** Provider name, carried by the errors the pipeline makes (`users`, `stripe`...). */
@@ -64,7 +41,7 @@ export interface PipelineOptions {
   /** Called before each backoff wait, for logs and metrics. Not called when the retry is refused. */
   onRetry?: ((info: RetryInfo) => void) | undefined;
   /**
-   * Limit for a half-open probe, in ms. Default 1000 ms. A probe of a hanging provider would
+   * Limit for a half-open probe, in ms (BREAKER_PROBE_TIMEOUT_MS). A probe of a hanging provider would
    * otherwise hold its key's waiters for a whole attempt timeout before the circuit re-opens.
    */
   probeTimeoutMs?: number | undefined;
@@ -78,6 +55,9 @@ export interface PipelineOptions {
   random?: (() => number) | undefined;
 }
 
+const DEFAULTS = upstreamDefaults();
+
+/** Defaults of every policy: the config's (upstream/config.ts), plus the budget's fixed window. */
 export const defaultPolicyOptions: {
   retry: RetryOptions;
   budget: RetryBudgetPolicyOptions;
@@ -85,26 +65,23 @@ export const defaultPolicyOptions: {
   concurrency: ConcurrencyOptions;
 } = {
   retry: {
-    maxAttempts: 3, // 3 attempts in all: 2 retries
-    baseDelayMs: 100, // 100 ms
-    maxDelayMs: 2 * 1000, // 2 s
-    maxRetryAfterMs: 5 * 1000, // 5 s
+    maxAttempts: DEFAULTS.maxAttempts,
+    baseDelayMs: DEFAULTS.baseDelayMs,
+    maxDelayMs: DEFAULTS.maxDelayMs,
+    maxRetryAfterMs: DEFAULTS.maxRetryAfterMs,
   },
   budget: {
-    ratio: 0.2, // 20 % of first attempts
+    ratio: DEFAULTS.retryBudgetRatio,
     windowMs: 10 * 1000, // 10 s
     minRetriesPerSecond: 1, // 1/s, i.e. 10 retries per 10 s window at no traffic
   },
   breaker: {
-    failureRateThreshold: 0.5, // 50 %
-    minimumRequests: 10, // 10 calls in the window
-    samplingWindowMs: 10 * 1000, // 10 s
-    halfOpenAfterMs: 5 * 1000, // 5 s
+    failureRateThreshold: DEFAULTS.failureRateThreshold,
+    minimumRequests: DEFAULTS.minimumRequests,
+    samplingWindowMs: DEFAULTS.samplingWindowMs,
+    halfOpenAfterMs: DEFAULTS.halfOpenAfterMs,
   },
-  concurrency: {
-    limit: 32, // 32 attempts in flight
-    poolConnections: 32, // PoolOptions.connections default
-  },
+  concurrency: { limit: DEFAULTS.concurrency, poolConnections: DEFAULTS.connections },
 };
 
 export interface Pipeline extends RequestExecutor {
@@ -133,7 +110,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     throw new RangeError(`retry.maxAttempts must be an integer >= 1, got ${retry.maxAttempts}`);
   }
   const now = options.now ?? Date.now;
-  const probeTimeoutMs = options.probeTimeoutMs ?? 1_000; // 1 s
+  const probeTimeoutMs = options.probeTimeoutMs ?? DEFAULTS.probeTimeoutMs;
   const backoff = createBackoff({ ...retry, random: options.random });
   const budget = new RetryBudget({ ...defaultPolicyOptions.budget, ...options.budget, now });
   const limiter = options.rateLimit
@@ -160,13 +137,6 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
   const breakerFor = (route: string): CircuitBreaker =>
     breakerNamed(options.breakerGroup?.(route) ?? provider);
-
-  /** What to throw once ctx.signal has aborted: the deadline surfaces the provider's last answer. */
-  const stopped = (ctx: CallContext, lastError: UpstreamError | undefined): Error => {
-    const reason: unknown = ctx.signal?.reason;
-    if (!isTimeoutReason(reason)) return new RequestCancelledError(reason);
-    return lastError ?? deadlinePassed(provider);
-  };
 
   /**
    * One attempt through the inner policies. The breaker permit is taken first and released without a
@@ -236,7 +206,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }
   };
 
-  const execute = async <R>(
+  const execute = <R>(
     request: ExecutorRequest,
     ctx: CallContext,
     attempt: (signal: AbortSignal, attemptNumber: number) => Promise<R>,
@@ -248,48 +218,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // slot so waiting for a token holds no socket slot; concurrency is innermost, sized to the pool.
     const breaker = breakerFor(request.route);
     const signal = ctx.signal ?? new AbortController().signal;
-    let lastError: UpstreamError | undefined;
-    for (let attemptNumber = 1; ; attemptNumber++) {
-      if (ctx.signal?.aborted) throw stopped(ctx, lastError);
-      if (ctx.deadline !== undefined && now() >= ctx.deadline) throw lastError ?? deadlinePassed(provider);
-      // Only first attempts earn retry budget; a call refused before it started earns none.
-      if (attemptNumber === 1) budget.recordRequest();
-      let error: unknown;
-      try {
-        return await attemptOnce(breaker, ctx, signal, attemptNumber, attempt);
-      } catch (caught) {
-        error = caught;
-      }
-      // A wait (token, slot) cut short by the signal rejects with the signal's raw reason.
-      if (ctx.signal?.aborted && error === ctx.signal.reason) throw stopped(ctx, lastError);
-      if (!isRetryable(error, request.idempotent)) throw error;
-      lastError = error;
-      /** A retry was wanted and is not made: the trace says why. */
-      const skip = (reason: string) => {
-        addCallEvent(ctx, EVENT.retrySkipped, {
-          [ATTR.reason]: reason,
-          [ATTR.attempt]: attemptNumber,
-          [ATTR.errorType]: error.code,
-        });
-        return error;
-      };
-      if (attemptNumber >= retry.maxAttempts) throw skip('max_attempts');
-      const delayMs = backoff.delayFor(attemptNumber, error.retryAfterSeconds);
-      if (delayMs === undefined) throw skip('retry_after_too_long');
-      // The failure just opened (or re-opened) the circuit: the retry would only be refused after
-      // its backoff. Say so now.
-      if (breaker.state === 'open') throw skip('circuit_open');
-      // Waiting past the deadline only to be refused the attempt would hide the provider's answer.
-      if (ctx.deadline !== undefined && now() + delayMs >= ctx.deadline) throw skip('deadline');
-      if (!budget.tryWithdraw()) throw skip('retry_budget');
-      options.onRetry?.({ provider, route: request.route, attempt: attemptNumber, delayMs, error });
-      addCallEvent(ctx, EVENT.retry, {
-        [ATTR.attempt]: attemptNumber,
-        [ATTR.delayMs]: Math.round(delayMs),
-        [ATTR.errorType]: error.code,
-      });
-      if (!(await sleep(delayMs, ctx.signal))) throw stopped(ctx, lastError);
-    }
+    return withRetries(
+      {
+        provider,
+        retry,
+        backoff,
+        budget,
+        now,
+        onRetry: options.onRetry,
+        circuitOpen: () => breaker.state === 'open',
+      },
+      request,
+      ctx,
+      (attemptNumber) => attemptOnce(breaker, ctx, signal, attemptNumber, attempt),
+    );
   };
 
   return {
@@ -306,29 +248,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
 }
 
-/**
- * The retry rule: the provider may succeed next time (`retryable`, set per status and provider
- * signal by the client's errorFromResponse) and repeating cannot do the work twice (idempotent, or
- * the request provably never left). Our own fast failures (open circuit, no token in time) are
- * never retried: retrying them would only bypass the policy that refused.
- */
-function isRetryable(error: unknown, idempotent: boolean): error is UpstreamError {
-  if (!isUpstreamError(error)) return false; // includes RequestCancelledError
-  if (error.code === 'UPSTREAM_CIRCUIT_OPEN' || isLocalRateLimitError(error)) return false;
-  return error.retryable && (idempotent || error.notSent);
-}
-
 /** The rate-limit headers an error kept; for errors made elsewhere, at least their Retry-After. */
 function throttleHeadersOf(error: UpstreamError): Record<string, string | undefined> {
   if (error.rateLimitHeaders) return error.rateLimitHeaders;
   return { 'retry-after': error.retryAfterSeconds?.toString() };
-}
-
-function deadlinePassed(provider: string): UpstreamTimeoutError {
-  return new UpstreamTimeoutError(`${provider}: the operation's deadline passed before the call`, {
-    provider,
-    notSent: true,
-  });
 }
 
 function isResponseLike(
@@ -337,20 +260,4 @@ function isResponseLike(
   if (typeof value !== 'object' || value === null) return false;
   const { status, headers } = value as { status?: unknown; headers?: unknown };
   return typeof status === 'number' && typeof headers === 'object' && headers !== null;
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,8 +1,13 @@
 // Adaptive token bucket per provider credential: keeps us under the provider's limit, slows down on
 // its throttling signals (429, Retry-After, RateLimit-* headers) and climbs back to the configured
 // rate after. A provider's header can slow Junction, never stop it: every pause is capped.
+
+import { upstreamDefaults } from '../config.js';
 import { type UpstreamErrorDetails, UpstreamRateLimitedError } from '../errors.js';
 import { type ResetTime, type ResetUnit, readRateLimitSignals } from '../rateLimitHeaders.js';
+
+/** The configuration's defaults (upstream/config.ts): used when an option is not given. */
+const DEFAULTS = upstreamDefaults();
 
 /** Our own limiter refused (no token within maxWaitMs): the provider was never called. */
 export class LocalRateLimitError extends UpstreamRateLimitedError {
@@ -35,14 +40,14 @@ export interface RateLimiterOptions {
   ratePerSecond: number;
   /** Bucket size: requests allowed at once after idling. Default = ratePerSecond. Trap: above the rate, one second can see burst + rate calls. */
   burst?: number | undefined;
-  /** Longest a request waits for a token, in ms. Default 1000 ms. Trap: 0 means never wait, fail at once when empty. */
+  /** Longest a request waits for a token, in ms (RATE_LIMIT_MAX_WAIT_MS by default). Trap: 0 means never wait, fail at once when empty. */
   maxWaitMs?: number | undefined;
   /** Floor of the 429 back-off, in requests per second. Default 1/s. Trap: RateLimit-* headers may slow us below it. */
   minRatePerSecond?: number | undefined;
   /** Share of the configured rate regained per second without throttling signals. Default 0.1 (10 %/s). */
   recoveryPerSecond?: number | undefined;
   /**
-   * Longest pause (or slowed window) any provider header can impose, in ms. Default 60000 ms (60 s).
+   * Longest pause (or slowed window) any provider header can impose, in ms (RATE_LIMIT_MAX_PAUSE_MS by default).
    * Longer or implausible resets are cut to it. Trap: 0 means headers never pause; 429s still halve the rate.
    */
   maxPauseMs?: number | undefined;
@@ -119,10 +124,10 @@ export class AdaptiveRateLimiter {
     this.configuredRate = ratePerSecond;
     this.burst = options.burst ?? Math.max(1, Math.floor(ratePerSecond));
     if (!(this.burst >= 1)) throw new RangeError(`rate limiter burst must be >= 1, got ${this.burst}`);
-    this.maxWaitMs = options.maxWaitMs ?? 1_000; // 1 s
+    this.maxWaitMs = options.maxWaitMs ?? DEFAULTS.rateLimitMaxWaitMs;
     this.minRate = Math.min(ratePerSecond, options.minRatePerSecond ?? 1); // 1/s
     this.recoveryPerSecond = options.recoveryPerSecond ?? 0.1; // 10 % of the configured rate per second
-    this.maxPauseMs = options.maxPauseMs ?? 60_000; // 60 s
+    this.maxPauseMs = options.maxPauseMs ?? DEFAULTS.rateLimitMaxPauseMs;
     if (!(this.maxPauseMs >= 0 && Number.isFinite(this.maxPauseMs))) {
       throw new RangeError(`rate limiter maxPauseMs must be a finite number >= 0, got ${this.maxPauseMs}`);
     }
