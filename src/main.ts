@@ -1,8 +1,9 @@
 // Entry point: config -> providers (simulators in demo mode) -> app -> listen -> graceful shutdown.
-import { buildApp, DEMO_TOKEN_TTL_SECONDS } from './app.js';
+import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startProviders } from './demo.js';
 import { generateDemoSecret, isDemoStateError, openDemoState } from './demoState.js';
+import { DEMO_TOKEN_TTL_SECONDS } from './graphql/server.js';
 import { createServiceLogger } from './observability/logger.js';
 import { createTracing } from './observability/tracing.js';
 

@@ -85,6 +85,20 @@ export interface RequestExecutor {
   ): Promise<R>;
 }
 
+/** What cut an attempt short, if anything (errorFromException reads it). */
+export type AttemptStop = { kind: 'none' } | { kind: 'timed-out' } | { kind: 'cancelled'; reason: unknown };
+
+type AttemptResult<T> =
+  | { kind: 'ok'; response: UpstreamResponse<T> }
+  | { kind: 'failed'; raw: RawResponse; credential: string | undefined };
+
+interface AttemptReport {
+  info: UpstreamCallInfo;
+  span: Span | undefined;
+  /** Ends the attempt's report once: `error` when it failed, `cancelled` when the caller gave up. */
+  done(error: UpstreamError | undefined, cancelled?: boolean): void;
+}
+
 export const sendOnce: RequestExecutor = {
   execute: (_request, ctx, attempt) => attempt(ctx.signal ?? new AbortController().signal, 1),
 };
@@ -265,25 +279,24 @@ export class RestClient {
     return undefined;
   }
 
-  /** Turns a transport failure (refused, reset, timeout, cancelled) into a typed error. */
-  protected errorFromException(
-    error: unknown,
-    timedOut: boolean,
-    cancelled: boolean,
-    cancelReason?: unknown,
-  ): Error {
+  /**
+   * Turns a transport failure (refused, reset, timeout, cancelled) into a typed error. `stop` says
+   * what cut the attempt short, if anything: its own timeout, or the caller's signal (whose reason
+   * tells the operation's deadline from a client that went away).
+   */
+  protected errorFromException(error: unknown, stop: AttemptStop): Error {
     if (isUpstreamError(error)) return error;
-    if (cancelled && isTimeoutReason(cancelReason)) {
+    if (stop.kind === 'cancelled' && isTimeoutReason(stop.reason)) {
       // The operation's deadline, not the client, cut the call: that is a timeout to report.
       return new UpstreamTimeoutError(`${this.provider}: the operation's deadline passed during the call`, {
         provider: this.provider,
         cause: error,
       });
     }
-    if (cancelled) return new RequestCancelledError(error);
+    if (stop.kind === 'cancelled') return new RequestCancelledError(error);
     const provider = this.provider;
     if (
-      timedOut ||
+      stop.kind === 'timed-out' ||
       error instanceof undiciErrors.HeadersTimeoutError ||
       error instanceof undiciErrors.BodyTimeoutError
     ) {
@@ -301,11 +314,7 @@ export class RestClient {
       code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH';
     return new UpstreamUnavailableError(
       `${provider} is unreachable (${typeof code === 'string' ? code : 'network error'})`,
-      {
-        provider,
-        cause: error,
-        notSent: neverSent,
-      },
+      { provider, cause: error, notSent: neverSent },
     );
   }
 
@@ -326,36 +335,18 @@ export class RestClient {
     throw this.errorFromResponse(first.raw, spec as RequestSpec<unknown>);
   }
 
+  /**
+   * One attempt: check the deadline, build the request, exchange it on the pool under the attempt's
+   * own timeout, then judge the answer. Each attempt is reported once (metrics, logs, its span).
+   */
   private async attempt<T>(
     spec: RequestSpec<T>,
     ctx: CallContext,
     signal: AbortSignal,
     attemptNumber: number,
-  ): Promise<
-    | { kind: 'ok'; response: UpstreamResponse<T> }
-    | { kind: 'failed'; raw: RawResponse; credential: string | undefined }
-  > {
+  ): Promise<AttemptResult<T>> {
     const startedAtMs = Date.now();
-    const info: UpstreamCallInfo = {
-      provider: this.provider,
-      route: spec.route,
-      status: undefined,
-      attempt: attemptNumber,
-      durationMs: 0,
-      startedAtMs,
-      outcome: 'success',
-      requestId: ctx.requestId,
-    };
-    let span: Span | undefined;
-    const report = (error: UpstreamError | undefined, cancelled = false) => {
-      info.durationMs = Date.now() - startedAtMs;
-      info.outcome = cancelled ? 'cancelled' : error ? 'error' : 'success';
-      info.errorCode = error?.code;
-      if (span !== undefined) endAttemptSpan(span, info);
-      ctx.onCall?.(info);
-      this.onAttempt?.(info, error);
-    };
-
+    const report = this.attemptReporter(spec, ctx, attemptNumber, startedAtMs);
     const remainingMs = ctx.deadline === undefined ? Infinity : ctx.deadline - startedAtMs;
     if (remainingMs <= 0) {
       const error = new UpstreamTimeoutError(
@@ -365,15 +356,34 @@ export class RestClient {
           notSent: true,
         },
       );
-      report(error);
+      report.done(error);
       throw error;
     }
-    const timeoutMs = Math.min(this.attemptTimeoutMs, remainingMs);
-    // A cleared timer rather than AbortSignal.timeout: released as soon as the attempt ends.
-    const attemptTimer = deadlineSignal(Math.max(1, Math.ceil(timeoutMs)));
-    const timeout = attemptTimer.signal;
-    const combined = AbortSignal.any([signal, timeout]);
+    const { headers, body } = this.requestParts(spec, ctx);
+    if (this.tracing !== undefined && ctx.trace !== undefined)
+      report.span = this.startAttemptSpan(this.tracing, spec, ctx.trace, attemptNumber, headers);
+    let exchanged: { raw: RawResponse; credential: string | undefined };
+    try {
+      exchanged = await this.exchange(
+        spec,
+        headers,
+        body,
+        signal,
+        Math.min(this.attemptTimeoutMs, remainingMs),
+        report,
+      );
+    } catch (error) {
+      report.done(isUpstreamError(error) ? error : undefined, !isUpstreamError(error));
+      throw error;
+    }
+    return this.judge(spec, exchanged.raw, exchanged.credential, report);
+  }
 
+  /** Headers (defaults, spec's, idempotency key, ETag, request id) and the encoded body of `spec`. */
+  private requestParts(
+    spec: RequestSpec<unknown>,
+    ctx: CallContext,
+  ): { headers: Record<string, string>; body: string | undefined } {
     const headers: Record<string, string> = {
       accept: 'application/json',
       ...this.defaultHeaders,
@@ -390,14 +400,28 @@ export class RestClient {
     if (spec.idempotencyKey !== undefined) headers[this.idempotencyHeader] = spec.idempotencyKey;
     if (spec.etag !== undefined) headers['if-none-match'] = spec.etag;
     if (ctx.requestId !== undefined) headers['x-request-id'] = ctx.requestId;
-    if (this.tracing !== undefined && ctx.trace !== undefined)
-      span = this.startAttemptSpan(this.tracing, spec, ctx.trace, attemptNumber, headers);
+    return { headers, body };
+  }
 
-    let raw: RawResponse;
-    let credential: string | undefined;
+  /**
+   * Authorizes and sends the request, and reads the whole body, under the attempt's own timeout
+   * (a cleared timer, released as soon as the attempt ends) and the caller's signal. Every
+   * transport failure leaves as a typed error (errorFromException).
+   */
+  private async exchange(
+    spec: RequestSpec<unknown>,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+    timeoutMs: number,
+    report: AttemptReport,
+  ): Promise<{ raw: RawResponse; credential: string | undefined }> {
+    const attemptTimer = deadlineSignal(Math.max(1, Math.ceil(timeoutMs)));
+    const timeout = attemptTimer.signal;
+    const combined = AbortSignal.any([signal, timeout]);
     try {
-      credential = await this.auth.authorize(headers, combined);
-      this.willSendRequest(spec as RequestSpec<unknown>, headers);
+      const credential = await this.auth.authorize(headers, combined);
+      this.willSendRequest(spec, headers);
       const res = await this.pool.request({
         origin: this.baseUrl.origin,
         path: this.pathWithQuery(spec),
@@ -406,9 +430,9 @@ export class RestClient {
         body,
         signal: combined,
       });
-      info.status = res.statusCode;
+      report.info.status = res.statusCode;
       const upstreamRequestId = this.upstreamRequestIdFrom(res.headers);
-      info.upstreamRequestId = upstreamRequestId;
+      report.info.upstreamRequestId = upstreamRequestId;
       let text: string;
       try {
         text = await this.readBody(res, combined);
@@ -423,53 +447,53 @@ export class RestClient {
           cause,
         });
       }
-      raw = { status: res.statusCode, headers: res.headers, body: text, upstreamRequestId };
+      return {
+        raw: { status: res.statusCode, headers: res.headers, body: text, upstreamRequestId },
+        credential,
+      };
     } catch (error) {
-      const mapped = this.errorFromException(
-        error,
-        timeout.aborted && !signal.aborted,
-        signal.aborted,
-        signal.reason,
-      );
-      report(isUpstreamError(mapped) ? mapped : undefined, !isUpstreamError(mapped));
-      throw mapped;
+      const stop: AttemptStop = signal.aborted
+        ? { kind: 'cancelled', reason: signal.reason }
+        : timeout.aborted
+          ? { kind: 'timed-out' }
+          : { kind: 'none' };
+      throw this.errorFromException(error, stop);
     } finally {
       attemptTimer.cancel();
     }
+  }
 
+  /** Judges an answer: a 304 for our ETag, a 2xx body of the expected shape, or a typed error. */
+  private judge<T>(
+    spec: RequestSpec<T>,
+    raw: RawResponse,
+    credential: string | undefined,
+    report: AttemptReport,
+  ): AttemptResult<T> {
+    const response = (data: T, notModified: boolean): AttemptResult<T> => ({
+      kind: 'ok',
+      response: {
+        status: raw.status,
+        data,
+        headers: raw.headers,
+        notModified,
+        upstreamRequestId: raw.upstreamRequestId,
+      },
+    });
     if (raw.status === 304 && spec.etag !== undefined) {
-      report(undefined);
-      return {
-        kind: 'ok',
-        response: {
-          status: 304,
-          data: undefined as T,
-          headers: raw.headers,
-          notModified: true,
-          upstreamRequestId: raw.upstreamRequestId,
-        },
-      };
+      report.done(undefined);
+      return response(undefined as T, true);
     }
     if (raw.status < 200 || raw.status >= 300) {
       const error = this.errorFromResponse(raw, spec as RequestSpec<unknown>);
-      report(error);
+      report.done(error);
       // A 401 goes back to attemptWithAuth, which may refresh the credential and try once more.
       if (raw.status === 401) return { kind: 'failed', raw, credential };
       throw error;
     }
+    let data: T;
     try {
-      const data = this.parseBody(raw, spec);
-      report(undefined);
-      return {
-        kind: 'ok',
-        response: {
-          status: raw.status,
-          data,
-          headers: raw.headers,
-          notModified: false,
-          upstreamRequestId: raw.upstreamRequestId,
-        },
-      };
+      data = this.parseBody(raw, spec);
     } catch (error) {
       const mapped = isUpstreamError(error)
         ? error
@@ -479,9 +503,43 @@ export class RestClient {
             upstreamRequestId: raw.upstreamRequestId,
             cause: error,
           });
-      report(mapped);
+      report.done(mapped);
       throw mapped;
     }
+    report.done(undefined);
+    return response(data, false);
+  }
+
+  /** What one attempt reports when it ends: its call info (metrics, health, logs) and its span. */
+  private attemptReporter(
+    spec: RequestSpec<unknown>,
+    ctx: CallContext,
+    attemptNumber: number,
+    startedAtMs: number,
+  ): AttemptReport {
+    const info: UpstreamCallInfo = {
+      provider: this.provider,
+      route: spec.route,
+      status: undefined,
+      attempt: attemptNumber,
+      durationMs: 0,
+      startedAtMs,
+      outcome: 'success',
+      requestId: ctx.requestId,
+    };
+    const report: AttemptReport = {
+      info,
+      span: undefined,
+      done: (error, cancelled = false) => {
+        info.durationMs = Date.now() - startedAtMs;
+        info.outcome = cancelled ? 'cancelled' : error ? 'error' : 'success';
+        info.errorCode = error?.code;
+        if (report.span !== undefined) endAttemptSpan(report.span, info);
+        ctx.onCall?.(info);
+        this.onAttempt?.(info, error);
+      },
+    };
+    return report;
   }
 
   /** One attempt's span (HTTP client semantics), its context sent to the provider in `headers`. */

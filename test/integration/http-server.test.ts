@@ -6,7 +6,8 @@ import net from 'node:net';
 import { createClient } from 'graphql-ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { connectionsCheckingIntervalMs, SHUTDOWN_CLOSE_CODE } from '../../src/app.js';
+import { SHUTDOWN_CLOSE_CODE } from '../../src/app.js';
+import { connectionsCheckingIntervalMs } from '../../src/httpServer.js';
 import { type Harness, startHarness, USER_FETCHES } from '../helpers/harness.js';
 
 let h: Harness | undefined;
