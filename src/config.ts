@@ -12,7 +12,6 @@ import {
   createSource,
   custom,
   type DocumentedSection,
-  decimal,
   type Env,
   type Fields,
   flag,

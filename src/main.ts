@@ -1,6 +1,6 @@
 // Entry point: config -> providers (simulators in demo mode) -> app -> listen -> graceful shutdown.
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { isConfigError, loadConfig } from './config.js';
 import { startProviders } from './demo.js';
 import { generateDemoSecret, isDemoStateError, openDemoState } from './demoState.js';
 import { DEMO_TOKEN_TTL_SECONDS } from './graphql/server.js';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
       demoJwtSecret: () => demoState.getOrCreate('jwtSecret', generateDemoSecret),
     });
   } catch (error) {
-    if (error instanceof ConfigError || isDemoStateError(error)) {
+    if (isConfigError(error) || isDemoStateError(error)) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }

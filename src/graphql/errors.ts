@@ -5,9 +5,9 @@ import { HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError, Kind } from 'graphql';
 import { isUpstreamError, type UpstreamError } from '../upstream/errors.js';
-import { InvalidCursorError } from '../upstream/pagination.js';
+import { isInvalidCursorError } from '../upstream/pagination.js';
 import { TOKEN_LIMIT_MESSAGE } from './limits.js';
-import { InvalidTokenError } from './viewer.js';
+import { isInvalidTokenError } from './viewer.js';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -86,11 +86,6 @@ export function rateLimited(
   });
 }
 
-/** True for an error that refused an operation because the client reached one of its limits. */
-export function isRateLimitedError(error: unknown): error is GraphQLError {
-  return error instanceof GraphQLError && error.extensions.code === 'RATE_LIMITED';
-}
-
 /** Extensions for an upstream failure: the contract's fields, nothing that could leak. */
 export function upstreamExtensions(error: UpstreamError): Record<string, unknown> {
   return {
@@ -109,11 +104,7 @@ export function upstreamExtensions(error: UpstreamError): Record<string, unknown
 /** True for errors nobody raised on purpose: these are masked in production and logged. */
 export function isUnexpectedError(error: unknown): boolean {
   const original = knownCause(error);
-  if (
-    isUpstreamError(original) ||
-    original instanceof InvalidCursorError ||
-    original instanceof InvalidTokenError
-  )
+  if (isUpstreamError(original) || isInvalidCursorError(original) || isInvalidTokenError(original))
     return false;
   if (original instanceof GraphQLError) {
     const code = original.extensions?.code;
@@ -132,8 +123,7 @@ function knownCause(error: unknown): unknown {
   let current: unknown = unwrapResolverError(error);
   for (let depth = 0; depth < 5 && current instanceof GraphQLError && current.originalError; depth += 1) {
     const next = current.originalError;
-    if (isUpstreamError(next) || next instanceof InvalidCursorError || next instanceof InvalidTokenError)
-      return next;
+    if (isUpstreamError(next) || isInvalidCursorError(next) || isInvalidTokenError(next)) return next;
     current = next;
   }
   return unwrapResolverError(error);
@@ -147,14 +137,14 @@ export function createFormatError(options: { maskUnexpected: boolean }) {
     if (isUpstreamError(original)) {
       return { ...base, message: original.message, extensions: upstreamExtensions(original) };
     }
-    if (original instanceof InvalidCursorError) {
+    if (isInvalidCursorError(original)) {
       return {
         ...base,
         message: original.message,
         extensions: { code: 'BAD_USER_INPUT', argument: 'after' },
       };
     }
-    if (original instanceof InvalidTokenError) {
+    if (isInvalidTokenError(original)) {
       return { ...base, message: original.message, extensions: { code: 'UNAUTHENTICATED' } };
     }
     if (!isUnexpectedError(error)) {

@@ -23,25 +23,17 @@ import {
 } from 'graphql';
 
 export interface EdgeLimits {
-  /** Deepest selection nesting. Default 12. */
+  /** Deepest selection nesting (GRAPHQL_MAX_DEPTH). */
   maxDepth: number;
-  /** Aliases per operation. Default 100 (fetching 100 users by alias in one query is legitimate). */
+  /** Aliases per operation (GRAPHQL_MAX_ALIASES). */
   maxAliases: number;
-  /** Directives per operation. Default 50. */
+  /** Directives per operation (GRAPHQL_MAX_DIRECTIVES). */
   maxDirectives: number;
-  /** Lexical tokens per document. Default 5000. */
+  /** Lexical tokens per document (GRAPHQL_MAX_TOKENS). */
   maxTokens: number;
-  /** Cost: 1 per field, children multiplied by a connection's `first`. Default 10000. */
+  /** Cost: 1 per field, children multiplied by a connection's `first` (GRAPHQL_MAX_COST). */
   maxCost: number;
 }
-
-export const defaultEdgeLimits: EdgeLimits = {
-  maxDepth: 12,
-  maxAliases: 100,
-  maxDirectives: 50,
-  maxTokens: 5000,
-  maxCost: 10_000,
-};
 
 /** armor's messages, by limit: how a rejection is given its `extensions.limit` name. */
 const ARMOR_MESSAGES: Array<[RegExp, string]> = [

@@ -22,7 +22,7 @@ import { createOperationReporter, operationPlugin, type UpstreamReportMode } fro
 import { registerPlayground } from './playground.js';
 import { buildSchema } from './schema.js';
 import { attachSubscriptions, type SubscriptionServer } from './subscriptions.js';
-import { type ClientTokenOptions, createViewerVerifier, InvalidTokenError, mintToken } from './viewer.js';
+import { type ClientTokenOptions, createViewerVerifier, isInvalidTokenError, mintToken } from './viewer.js';
 
 /** The parts of the configuration the GraphQL server reads. */
 export interface GraphQLServerSettings {
@@ -150,7 +150,7 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
       });
       return built;
     } catch (error) {
-      if (error instanceof InvalidTokenError) {
+      if (isInvalidTokenError(error)) {
         throw new GraphQLError(error.message, {
           originalError: error,
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },

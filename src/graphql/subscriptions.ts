@@ -30,7 +30,7 @@ import { pickTraceCarrier } from '../observability/tracing.js';
 import type { GraphQLContext, RequestFacts } from './context.js';
 import { type FormatError, formatGraphQLErrors, rateLimited } from './errors.js';
 import type { OperationReporter } from './operationPlugin.js';
-import { InvalidTokenError, type Viewer, type ViewerVerifier } from './viewer.js';
+import { isInvalidTokenError, type Viewer, type ViewerVerifier } from './viewer.js';
 
 /** graphql-ws close codes Junction uses (4403 is graphql-ws's own "Forbidden"). */
 export const WS_CLOSE = {
@@ -191,7 +191,7 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
             authorizationOf(ctx.connectionParams, ctx.extra.request.headers),
           );
         } catch (error) {
-          if (error instanceof InvalidTokenError) return false; // 4403
+          if (isInvalidTokenError(error)) return false; // 4403
           throw error;
         }
         if (!viewer) return false;

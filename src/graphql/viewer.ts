@@ -27,6 +27,10 @@ export class InvalidTokenError extends Error {
   }
 }
 
+export function isInvalidTokenError(error: unknown): error is InvalidTokenError {
+  return error instanceof InvalidTokenError;
+}
+
 /** How client tokens are verified (the `jwt` section of the config). */
 export interface ClientTokenOptions {
   /** HS256 secret; absent when a JWKS URL is used. */

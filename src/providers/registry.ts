@@ -2,7 +2,6 @@
 // webhook intake, health and the test harness iterate it; no other file names a provider.
 // Adding a provider: its folder (module.ts and the rest), its simulator's folder (demo.ts), one
 // line in PROVIDERS and one in SIMULATORS.
-import type { Values } from '../configSchema.js';
 import type { AnyProviderModule, ProviderModule } from './module.js';
 import { sendgridModule } from './sendgrid/module.js';
 import { stripeModule } from './stripe/module.js';
@@ -41,10 +40,6 @@ export type Clients = { [M in Modules as M['name']]: ClientOf<M> };
 
 /** The per-operation loaders every module contributes, merged. */
 export type ProviderLoaders = UnionToIntersection<LoadersOf<Modules>>;
-
-/** A module's settings type, by name (tests and demo mode read them). */
-export type SettingsOf<N extends ProviderName> =
-  Extract<Modules, { name: N }> extends ProviderModule<string, string, infer _C, infer S> ? Values<S> : never;
 
 /** The registry as plain modules, for code that iterates without caring about types. */
 export const providerModules: readonly AnyProviderModule[] = PROVIDERS;

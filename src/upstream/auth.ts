@@ -15,7 +15,7 @@ import { pickRateLimitHeaders, retryAfterSecondsFrom } from './rateLimitHeaders.
 import { ATTR, type UpstreamTracing } from './tracing.js';
 
 export interface AuthStrategy {
-  readonly kind: 'none' | 'api-key' | 'bearer' | 'basic' | 'oauth2-client-credentials';
+  readonly kind: 'bearer' | 'basic' | 'oauth2-client-credentials';
   /**
    * Non-secret fingerprint of the credential (a truncated SHA-256). Caches and rate limiters are
    * keyed by it, so two credentials never share an entry or a bucket.
@@ -50,26 +50,6 @@ abstract class StaticAuth implements AuthStrategy {
   }
   async refreshAfterUnauthorized(): Promise<boolean> {
     return false;
-  }
-}
-
-/** No credentials at all (public endpoints, or simulators in tests). */
-export class NoAuth implements AuthStrategy {
-  readonly kind = 'none' as const;
-  readonly credentialId = 'anonymous';
-  async authorize(): Promise<undefined> {
-    return undefined;
-  }
-  async refreshAfterUnauthorized(): Promise<boolean> {
-    return false;
-  }
-}
-
-/** A static key in a named header, e.g. `X-Api-Key: ...`. */
-export class ApiKeyAuth extends StaticAuth {
-  readonly kind = 'api-key' as const;
-  constructor(headerName: string, key: string) {
-    super(headerName.toLowerCase(), key);
   }
 }
 

@@ -26,7 +26,7 @@ export interface CallContext {
   requestId?: string | undefined;
   /** Called once per upstream attempt (success or failure). */
   onCall?: ((info: UpstreamCallInfo) => void) | undefined;
-  /** Called when the cache answers: `fresh`, `stale` (served past its TTL) or `miss`. */
+  /** Called when the cache answers: `hit` (fresh), `stale` (served past its TTL) or `miss`. */
   onCache?: ((provider: string, outcome: 'hit' | 'stale' | 'miss') => void) | undefined;
   /** Called when a call waited for a rate-limit token, with the wait in ms. */
   onThrottle?: ((provider: string, waitedMs: number) => void) | undefined;
@@ -38,6 +38,3 @@ export interface CallContext {
   /** Set on the context of a cache load: the call fills an empty entry (`miss`) or refreshes an expired one (`stale`). */
   cacheLoad?: 'miss' | 'stale' | undefined;
 }
-
-/** A context with nothing set: for background work (cache revalidation, webhooks). */
-export const backgroundContext: CallContext = Object.freeze({});

@@ -75,7 +75,7 @@ export interface RawResponse {
 
 /**
  * How one request is carried out across attempts. The default sends once; the resilience pipeline
- * (retries, breaker, rate limit, concurrency) is installed here by `createProviderRuntime`.
+ * (retries, breaker, rate limit, concurrency) is installed here by services.ts (createPipeline for each provider module).
  */
 export interface RequestExecutor {
   execute<R>(
@@ -641,10 +641,6 @@ export class RestClient {
     }
     return Buffer.concat(chunks).toString('utf8');
   }
-}
-
-export function isIdempotent(method: HttpMethod, idempotencyKey: string | undefined): boolean {
-  return IDEMPOTENT_METHODS.has(method) || idempotencyKey !== undefined;
 }
 
 /** The path part of a route template (`GET /users/:id` -> `/users/:id`), for `url.template`. */

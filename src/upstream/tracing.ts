@@ -1,7 +1,7 @@
 // What the upstream layer needs from tracing (observability/tracing.ts builds it from the config):
 // a tracer, W3C header injection and the active context. When tracing is off no UpstreamTracing
 // exists and CallContext.trace stays undefined, so the hot path tests one field and does nothing.
-import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Tracer } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
 import type { CallContext } from './callContext.js';
 
@@ -55,11 +55,6 @@ export const EVENT = {
   /** The circuit breaker refused the call without sending it. */
   circuitRefused: 'junction.circuit.refused',
 } as const;
-
-/** The recording span a call context carries, if any: where pipeline events go. */
-export function callSpan(ctx: CallContext): Span | undefined {
-  return ctx.trace === undefined ? undefined : trace.getSpan(ctx.trace);
-}
 
 /** Adds an event to the call's span; does nothing when tracing is off. */
 export function addCallEvent(ctx: CallContext, name: string, attributes: Attributes): void {

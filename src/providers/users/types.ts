@@ -22,4 +22,3 @@ export const userPageSchema = z.object({
   data: z.array(externalUserSchema),
   pagination: z.object({ next_cursor: z.string().nullable().optional() }),
 });
-export type ExternalUserPage = z.infer<typeof userPageSchema>;

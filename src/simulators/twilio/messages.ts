@@ -89,10 +89,6 @@ export function priceFor(segments: number): string {
   return (-PRICE_PER_SEGMENT * segments).toFixed(5);
 }
 
-export function messageUri(accountSid: string, sid: string): string {
-  return `/${TWILIO_API_VERSION}/Accounts/${accountSid}/Messages/${sid}.json`;
-}
-
 export interface NewMessage {
   sid: string;
   accountSid: string;
