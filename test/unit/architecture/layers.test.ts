@@ -124,7 +124,7 @@ describe('the registry is the one list of providers', () => {
       for (const [provider, pattern] of Object.entries(PROVIDER_NAMES)) {
         if (file.startsWith(`providers/${provider}/`) || file.startsWith(`simulators/${provider}/`)) continue;
         if (EXEMPT[provider]?.includes(file)) continue;
-        if (pattern.test(code)) (found[provider] ??= []).push(file);
+        if (pattern.test(code)) found[provider] = [...(found[provider] ?? []), file];
       }
     }
     expect(found).toEqual({});
