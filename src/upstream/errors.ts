@@ -2,7 +2,7 @@
 // (RestClient.errorFromResponse / errorFromException). The GraphQL layer alone maps them to the
 // client-facing error contract. None of them ever carries a secret, a credentialed URL or a raw body.
 
-/** Stable codes, one per failure kind; they equal the GraphQL `extensions.code` they map to. */
+/** Stable codes, one per kind of failure. */
 export type UpstreamErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_UNAVAILABLE'
