@@ -39,13 +39,19 @@ export interface BuiltServices {
   pipelines: Record<string, Pipeline>;
 }
 
+/** Share of a provider's limit kept free for the jitter between our send and the provider's count. */
+export const RATE_LIMIT_HEADROOM = 0.05;
+
 /**
- * A provider's limit is "N per second": a bucket holding `burst` tokens and refilling at `rate`
- * can grant burst + rate in one second, so split N between them (10 % burst) to never exceed N.
+ * A provider's limit is "N per second", counted where the requests arrive. A bucket holding `burst`
+ * tokens and refilling at `rate` can grant burst + rate in one second, so split N between them
+ * (10 % burst, the rest refill) and keep 5 % of N free: requests sent evenly can still arrive
+ * bunched (scheduling, the network), and no second at the provider may see more than N.
  */
 export function bucketFor(limitPerSecond: number, maxWaitMs: number) {
   const burst = Math.max(1, Math.floor(limitPerSecond / 10));
-  return { ratePerSecond: Math.max(limitPerSecond - burst, limitPerSecond / 2), burst, maxWaitMs };
+  const usable = limitPerSecond * (1 - RATE_LIMIT_HEADROOM);
+  return { ratePerSecond: Math.max(usable - burst, limitPerSecond / 2), burst, maxWaitMs };
 }
 
 export function createServices(deps: ServiceDeps): BuiltServices {
