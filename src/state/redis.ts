@@ -82,16 +82,22 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /** Runs the script; with `buffers`, bulk replies come back as Buffers (binary values) instead of strings. */
   async run(
     client: Redis,
     keys: readonly string[],
     args: readonly (string | number | Buffer)[],
+    options: { buffers?: boolean } = {},
   ): Promise<unknown> {
+    const send = (command: string, first: string) => {
+      const argv = [first, keys.length, ...keys, ...args];
+      return options.buffers ? client.callBuffer(command, argv) : client.call(command, argv);
+    };
     try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+      return await send('EVALSHA', this.sha);
     } catch (error) {
       if (!isReplyError(error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await client.eval(this.source, keys.length, ...keys, ...args);
+      return await send('EVAL', this.source);
     }
   }
 }

@@ -11,7 +11,13 @@ import {
 import type { RedisConnection } from '../../src/state/redis.js';
 import { ReplicaRegistry } from '../../src/state/replicas.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.js';
-import { connectUp, deletePrefix, eventually, REDIS_TARGET, testPrefix } from '../unit/state/support/redis.js';
+import {
+  connectUp,
+  deletePrefix,
+  eventually,
+  REDIS_TARGET,
+  testPrefix,
+} from '../unit/state/support/redis.js';
 
 const prefix = testPrefix();
 const open: RedisConnection[] = [];
@@ -163,7 +169,9 @@ describe.each(implementations)('%s rate budget (one bucket, virtual clock)', (_n
     await expect(budget.take('x', { ...specFor(10), burst: 0.5 })).rejects.toThrow(
       'rate budget burst must be a finite number >= 1, got 0.5',
     );
-    await expect(budget.take('x', { ...specFor(10), ratePerSecond: Number.NaN })).rejects.toThrow(/ratePerSecond/);
+    await expect(budget.take('x', { ...specFor(10), ratePerSecond: Number.NaN })).rejects.toThrow(
+      /ratePerSecond/,
+    );
   });
 });
 
