@@ -148,6 +148,8 @@ export class RedisConnection {
   private readonly channelHandlers = new Map<string, Set<(message: Buffer) => void>>();
   private readonly resubscribeListeners = new Set<() => void>();
   private subscriberEverReady = false;
+  /** Channels Redis confirmed on the current subscriber socket. */
+  private readonly confirmed = new Set<string>();
   private readonly loggedReplyErrors = new Set<string>();
 
   constructor(options: RedisConnectionOptions) {
@@ -271,9 +273,7 @@ export class RedisConnection {
     if (!handlers) {
       handlers = new Set();
       this.channelHandlers.set(name, handlers);
-      this.subscriberClient()
-        .subscribe(name)
-        .catch(() => {}); // a later reconnect resubscribes (autoResubscribe)
+      void this.subscribeChannel(this.subscriberClient(), name);
     }
     handlers.add(handler);
     return () => {
@@ -282,14 +282,15 @@ export class RedisConnection {
       set.delete(handler);
       if (set.size === 0) {
         this.channelHandlers.delete(name);
+        this.confirmed.delete(name);
         this.subscriber?.unsubscribe(name).catch(() => {});
       }
     };
   }
 
-  /** True while the subscriber connection is connected, so pushes through Redis reach this process. */
-  get subscriberReady(): boolean {
-    return this.subscriber?.status === 'ready';
+  /** True while Redis confirmed this process's subscription to `channel`: messages on it arrive here. */
+  isSubscribed(channel: string): boolean {
+    return this.subscriber?.status === 'ready' && this.confirmed.has(this.key(channel));
   }
 
   /**
@@ -330,15 +331,22 @@ export class RedisConnection {
   private subscriberClient(): Redis {
     if (this.subscriber) return this.subscriber;
     // The subscriber queues its SUBSCRIBE commands until connected; it carries no request traffic.
+    // It resubscribes itself after a reconnect, so it knows when each channel is confirmed again.
     const subscriber = this.client.duplicate({
       ...this.redisOptions('junction-subscriber'),
       enableOfflineQueue: true,
-      autoResubscribe: true,
+      autoResubscribe: false,
     });
     subscriber.on('error', () => {}); // the command connection's state reports outages
+    subscriber.on('close', () => this.confirmed.clear());
     subscriber.on('ready', () => {
-      if (this.subscriberEverReady) for (const listener of this.resubscribeListeners) listener();
+      const again = this.subscriberEverReady;
       this.subscriberEverReady = true;
+      const names = [...this.channelHandlers.keys()];
+      void Promise.all(names.map((name) => this.subscribeChannel(subscriber, name))).then(() => {
+        // Messages published while this socket was away are lost: local copies may be stale.
+        if (again) for (const listener of [...this.resubscribeListeners]) listener();
+      });
     });
     subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       const handlers = this.channelHandlers.get(channel.toString());
@@ -353,6 +361,15 @@ export class RedisConnection {
     });
     this.subscriber = subscriber;
     return subscriber;
+  }
+
+  private async subscribeChannel(subscriber: Redis, name: string): Promise<void> {
+    try {
+      await subscriber.subscribe(name);
+      if (this.channelHandlers.has(name)) this.confirmed.add(name);
+    } catch {
+      // Not connected: the next 'ready' subscribes again.
+    }
   }
 
   private fail(reason: string): void {

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type EventDedupe,
-  EventNotSettledError,
+  type EventNotSettledError,
   isEventNotSettledError,
   LocalEventDedupe,
   RedisEventDedupe,
@@ -59,12 +59,14 @@ function recorder() {
   const runs: string[] = [];
   return {
     runs,
-    effect: (label: string, ms = 0, fail = false) => async () => {
-      runs.push(`start ${label}`);
-      if (ms > 0) await sleep(ms);
-      if (fail) throw new Error(`effect ${label} failed`);
-      runs.push(`end ${label}`);
-    },
+    effect:
+      (label: string, ms = 0, fail = false) =>
+      async () => {
+        runs.push(`start ${label}`);
+        if (ms > 0) await sleep(ms);
+        if (fail) throw new Error(`effect ${label} failed`);
+        runs.push(`end ${label}`);
+      },
   };
 }
 
@@ -158,7 +160,9 @@ describe('two replicas on one Redis', () => {
     const { dedupe: a } = await redisDedupe();
     const { dedupe: b } = await redisDedupe({ waitMs: 100 });
     const id = eventId();
-    const slow = a.once(id, () => sleep(400));
+    const slow = a.once(id, async () => {
+      await sleep(400);
+    });
     await sleep(15);
     const started = performance.now();
     await expect(b.once(id, async () => {})).rejects.toMatchObject({ code: 'EVENT_IN_PROGRESS' });

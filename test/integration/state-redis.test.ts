@@ -188,16 +188,16 @@ describe('RedisConnection', () => {
       resubscribed += 1;
     });
     b.subscribe('chan', (message) => received.push(message.toString()));
-    expect(await eventually(() => b.subscriberReady, 2_000)).toBe(true);
+    expect(await eventually(() => b.isSubscribed('chan'), 2_000)).toBe(true);
     await eventually(async () => {
       await a.publish('chan', 'hello');
       return received.includes('hello');
     }, 2_000);
     expect(received).toContain('hello');
     proxy.cut();
-    expect(await eventually(() => !b.subscriberReady, 1_000)).toBe(true);
+    expect(await eventually(() => !b.isSubscribed('chan'), 1_000)).toBe(true);
     proxy.restore();
-    expect(await eventually(() => resubscribed === 1 && b.subscriberReady, 3_000)).toBe(true);
+    expect(await eventually(() => resubscribed === 1 && b.isSubscribed('chan'), 3_000)).toBe(true);
     received.length = 0;
     expect(
       await eventually(async () => {

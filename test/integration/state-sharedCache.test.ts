@@ -220,7 +220,7 @@ describe('two replicas on one Redis', () => {
   it("an invalidation on one replica reaches the other's listeners within 500 ms, not its own", async () => {
     const { cache: a } = await redisCache({ replicaId: 'A' });
     const { cache: b, connection } = await redisCache({ replicaId: 'B' });
-    expect(await eventually(() => connection.subscriberReady, 2_000)).toBe(true);
+    expect(await eventually(() => connection.isSubscribed('cache-invalidate'), 2_000)).toBe(true);
     const seenByA: InvalidationEvent[] = [];
     const seenByB: { event: InvalidationEvent; at: number }[] = [];
     a.onInvalidate((event) => seenByA.push(event));
@@ -297,11 +297,11 @@ describe('Redis cut', () => {
 
   it("after its subscriber reconnects, a replica's listeners are told to drop everything", async () => {
     const { cache, connection } = await redisCache({ url: proxy.url });
-    expect(await eventually(() => connection.subscriberReady, 2_000)).toBe(true);
+    expect(await eventually(() => connection.isSubscribed('cache-invalidate'), 2_000)).toBe(true);
     const events: InvalidationEvent[] = [];
     cache.onInvalidate((event) => events.push(event));
     proxy.cut();
-    await eventually(() => !connection.subscriberReady, 1_000);
+    await eventually(() => !connection.isSubscribed('cache-invalidate'), 1_000);
     proxy.restore();
     expect(await eventually(() => events.length > 0, 3_000)).toBe(true);
     expect(events).toEqual([{ kind: 'all' }]);
