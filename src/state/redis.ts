@@ -229,20 +229,28 @@ export class RedisConnection {
     } catch (error) {
       // The losing side of the race may still reject later: nobody waits for it any more.
       work.catch(() => {});
-      if (isRedisUnavailableError(error)) {
-        this.fail(error.reason);
-        throw error;
-      }
-      if (isReplyError(error) && !UNAVAILABLE_REPLIES.some((p) => error.message.startsWith(p))) {
-        this.noteReplyError(error);
-        throw error;
-      }
-      const reason = (error as { code?: string }).code ?? (error as Error).name ?? 'error';
-      this.fail(reason);
-      throw new RedisUnavailableError(reason, { cause: error });
+      throw this.noteFailure(error);
     } finally {
       this.timers.clearTimeout(timer);
     }
+  }
+
+  /**
+   * Takes note of a failed call made outside run() (a library using the client directly): an outage
+   * or a timeout degrades the connection as run() would. Returns the error to throw.
+   */
+  noteFailure(error: unknown): Error {
+    if (isRedisUnavailableError(error)) {
+      this.fail(error.reason);
+      return error;
+    }
+    if (isReplyError(error) && !UNAVAILABLE_REPLIES.some((p) => error.message.startsWith(p))) {
+      this.noteReplyError(error);
+      return error;
+    }
+    const reason = (error as { code?: string }).code ?? (error as Error).name ?? 'error';
+    this.fail(reason);
+    return new RedisUnavailableError(reason, { cause: error });
   }
 
   /** `run(op)`, or `fallback()` whenever Redis does not answer (or answers with an error). */
