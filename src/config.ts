@@ -760,6 +760,8 @@ export interface StateTuning {
   idempotencyMaxResultBytes: number;
   /** Longest APQ document lifetime in Redis, in seconds (Apollo's own TTL is cut to it; no TTL becomes it). */
   apqMaxTtlSeconds: number;
+  /** Byte budget of this process's APQ documents (Apollo's own default). */
+  apqLocalMaxBytes: number;
 }
 
 export const STATE_TUNING: Readonly<StateTuning> = Object.freeze({
@@ -783,6 +785,7 @@ export const STATE_TUNING: Readonly<StateTuning> = Object.freeze({
   idempotencyWaitMs: 10_000, // 10 s: the operation deadline
   idempotencyMaxResultBytes: 64 * 1024, // 64 KiB
   apqMaxTtlSeconds: 24 * 60 * 60, // 24 h
+  apqLocalMaxBytes: 30 * 1024 * 1024, // 30 MiB, as Apollo's default cache
 });
 
 /** REDIS_KEY_PREFIX: a short, printable namespace (it starts every key and channel). */
