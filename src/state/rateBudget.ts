@@ -414,6 +414,7 @@ export class RedisRateBudget implements RateBudget {
   /** Local-clock instant from which the shared bucket is used; Infinity while degraded or holding. */
   private sharedFrom: number;
   private sawOutage = false;
+  private epoch = 0;
   private readonly stopListening: () => void;
 
   constructor(options: RedisRateBudgetOptions) {
@@ -550,6 +551,8 @@ export class RedisRateBudget implements RateBudget {
   }
 
   private onStateChange(change: RedisStateChange): void {
+    // A later change makes an earlier rejoin answer moot.
+    const epoch = ++this.epoch;
     if (change.state === 'degraded') {
       if (this.connection.hasBeenUp) this.sawOutage = true;
       this.sharedFrom = Number.POSITIVE_INFINITY;
@@ -563,13 +566,14 @@ export class RedisRateBudget implements RateBudget {
         REJOIN.run(client, [this.connection.key('budget-rejoin')], [this.rejoinHoldMs, set ? 1 : 0]),
       )
       .then((pttl) => {
+        if (epoch !== this.epoch) return;
         const left = Number(pttl);
         this.sharedFrom =
           this.now() + (Number.isFinite(left) && left > 0 ? Math.min(left, this.rejoinHoldMs) : 0);
       })
       .catch(() => {
         // Unknown: hold the whole time, then share.
-        this.sharedFrom = this.now() + this.rejoinHoldMs;
+        if (epoch === this.epoch) this.sharedFrom = this.now() + this.rejoinHoldMs;
       });
   }
 

@@ -81,11 +81,11 @@ describe('client limits', () => {
     proxy.stall();
     const first = performance.now();
     expect(await a.take(key, 1)).toBeUndefined();
-    expect(performance.now() - first).toBeLessThan(connection.commandTimeoutMs + 150);
+    expect(performance.now() - first).toBeLessThan(connection.commandTimeoutMs + 400);
     // rate-limiter-flexible's timed-out call degraded the connection.
     expect(connection.state).toBe('degraded');
     const second = performance.now();
     expect(await a.take(key, 1)).toBeUndefined();
-    expect(performance.now() - second).toBeLessThan(50);
+    expect(performance.now() - second).toBeLessThan(150);
   });
 });

@@ -95,7 +95,7 @@ describe('createSharedState', () => {
     states.push(state);
     const started = performance.now();
     await state.start({ waitForRedisMs: 300 });
-    expect(performance.now() - started).toBeLessThan(300 + 250 + 100);
+    expect(performance.now() - started).toBeLessThan(300 + 250 + 400);
     expect(state.health()).toEqual({ redis: 'degraded', replicas: 1 });
     expect(log.lines).toHaveLength(1);
     // Stores answer from their twins.

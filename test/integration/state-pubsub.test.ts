@@ -145,7 +145,7 @@ describe('Redis cut', () => {
     expect(a.mayHaveSubscribers(topic())).toBe(false);
     const started = performance.now();
     await a.publish(t, 'during');
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(150);
     await sleep(100);
     expect(onA.values).toEqual(['during']);
     expect(onB.values).toEqual([]);

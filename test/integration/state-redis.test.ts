@@ -141,7 +141,7 @@ describe('RedisConnection', () => {
     );
     expect(value).toBe('local');
     expect(ms).toBeGreaterThanOrEqual(connection.commandTimeoutMs - 5);
-    expect(ms).toBeLessThan(connection.commandTimeoutMs + 150);
+    expect(ms).toBeLessThan(connection.commandTimeoutMs + 400);
     expect(connection.state).toBe('degraded');
     expect(changes.at(-1)).toMatchObject({ state: 'degraded', reason: 'timeout' });
     // While degraded, nothing waits: the fallback answers at once.
@@ -151,7 +151,7 @@ describe('RedisConnection', () => {
         () => 'local',
       ),
     );
-    expect(again.ms).toBeLessThan(50);
+    expect(again.ms).toBeLessThan(150);
     proxy.restore();
     expect(await eventually(() => connection.state === 'up', 3_000)).toBe(true);
     expect(changes.at(-1)).toMatchObject({ state: 'up' });
