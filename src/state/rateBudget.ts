@@ -244,6 +244,11 @@ export class LocalRateBudget implements RateBudget {
     this.buckets.set(bucket, { ...state });
   }
 
+  /** True when `bucket` has state here (it was used and not forgotten). */
+  has(bucket: string): boolean {
+    return this.buckets.has(bucket);
+  }
+
   /** Forgets a bucket (it starts full next time). */
   forget(bucket: string): void {
     this.buckets.delete(bucket);
@@ -438,12 +443,15 @@ export class RedisRateBudget implements RateBudget {
     const link = this.link(bucket);
     if (this.sharing) {
       // Back from local: the tokens this replica's local bucket lacks from full are spent already.
-      const scaled = this.localSpec(spec);
-      const debt =
-        link.mode === 'local' ? Math.max(0, scaled.burst - this.local.tokensNow(bucket, scaled)) : 0;
+      // Charged once: the mode changes before the call, so a concurrent take does not charge it again.
+      let debt = 0;
+      if (link.mode === 'local') {
+        const scaled = this.localSpec(spec);
+        debt = Math.max(0, scaled.burst - this.local.tokensNow(bucket, scaled));
+      }
+      link.mode = 'shared';
       try {
         const reply = await this.runScript(bucket, spec, 'take', [debt]);
-        link.mode = 'shared';
         link.lastShared = toLocalClock(reply, this.now());
         this.local.forget(bucket);
         const common = { shared: true, ratePerSecond: reply.rate, tokens: reply.tokens };
@@ -456,8 +464,11 @@ export class RedisRateBudget implements RateBudget {
     }
     const scaled = this.localSpec(spec);
     if (link.mode !== 'local') {
-      // Leaving the shared bucket: start as this replica's share of it (tokens, slowed rate, pause).
-      if (link.lastShared) this.local.adopt(bucket, scaleState(link.lastShared, scaled, this.replicas.count));
+      // Leaving the shared bucket: start as this replica's share of it (tokens, slowed rate, pause),
+      // unless the local bucket is still there (the shared one never answered since).
+      if (link.lastShared && !this.local.has(bucket)) {
+        this.local.adopt(bucket, scaleState(link.lastShared, scaled, this.replicas.count));
+      }
       link.mode = 'local';
     }
     return this.local.takeNow(bucket, scaled);
