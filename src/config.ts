@@ -29,6 +29,7 @@ import { ROUTER_SECRET_MAX_LENGTH, ROUTER_SECRET_MIN_LENGTH } from './graphql/fe
 import { readTracingConfig, type TracingConfig } from './observability/tracingConfig.js';
 import type { AnyProviderModule, ProviderConfig, RemoteValues } from './providers/module.js';
 import { type ProviderName, providerModules } from './providers/registry.js';
+import { readStateConfig, type StateConfig, stateFields } from './state/config.js';
 import { policyFields, upstreamFields } from './upstream/config.js';
 
 /** HS256 keys shorter than the hash output (32 bytes) weaken it (RFC 7518 §3.2). */
@@ -241,6 +242,7 @@ export const CONFIG_SECTIONS: readonly DocumentedSection[] = [
   { title: 'Resilience policies', fields: policyFields },
   { title: 'GraphQL edge', fields: graphqlFields },
   { title: 'Connected accounts', fields: accountsFields },
+  { title: 'Shared state (replicas)', fields: stateFields },
   ...providerModules.map((m) => ({
     title: m.config.title,
     fields: { ...m.config.remote, ...m.config.settings },
@@ -307,6 +309,8 @@ export interface Config {
   federation: { routerSecret: string | undefined };
   /** OpenTelemetry traces, from the standard OTEL_* variables. Off unless an exporter is configured. */
   tracing: TracingConfig;
+  /** What replicas share through Redis (REDIS_URL); unset: every store is in-process. */
+  state: StateConfig;
   accounts: AccountsConfig;
   /** Each provider: remote (its variables) or simulated (demo mode), with its settings. */
   providers: Record<ProviderName, ProviderConfig>;
@@ -457,6 +461,7 @@ export function loadConfig(
     },
     federation: { routerSecret: graphql.routerSecret },
     tracing: readTracingConfig(source),
+    state: readStateConfig(source),
     accounts: readAccounts(source, { port: core.port, publicBaseUrl: core.publicBaseUrl }),
     providers,
   };
