@@ -29,9 +29,18 @@ import { registerPlayground } from './graphql/playground.js';
 import { buildSchema } from './graphql/schema.js';
 import { attachSubscriptions, type SubscriptionServer } from './graphql/subscriptions.js';
 import { createViewerVerifier, InvalidTokenError } from './graphql/viewer.js';
+import { type LoadShedder, registerLoadShedding } from './loadShedding.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createOperationReporter, operationPlugin } from './observability/operationPlugin.js';
+import {
+  type CheckResult,
+  collectFileSecrets,
+  type ReloadTrigger,
+  reportSecretChanges,
+  SecretFiles,
+} from './secretFiles.js';
+import { toSecret } from './secrets.js';
 import { createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
@@ -65,6 +74,10 @@ export interface App {
   edge: Edge;
   /** The WebSocket server (graphql-ws). */
   subscriptions: SubscriptionServer;
+  /** Load shedding: its state, and whether new work is refused now. */
+  load: LoadShedder;
+  /** Re-reads every secret given as a file now (main.ts calls it on SIGHUP); watched and polled anyway. */
+  reloadSecrets(trigger?: ReloadTrigger): Promise<CheckResult[]>;
   /** The demo admin token (sub usr_0001, 24 h or JWT_MAX_TOKEN_LIFETIME_SECONDS if shorter) in demo mode; undefined otherwise. */
   demoToken: string | undefined;
   /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
@@ -154,6 +167,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
   server.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  // Registered before every route: an overloaded process refuses new work before reading it.
+  const load = await registerLoadShedding(server, {
+    limits: config.loadShedding,
+    onShed: (reason, transport) => metrics.loadShed(reason, transport),
+  });
+  metrics.watchLoad(load);
+  // Secrets given as files are re-read when they change; consumers read them per use.
+  const secretFiles = new SecretFiles({
+    secrets: collectFileSecrets(config),
+    pollIntervalMs: config.secrets.pollIntervalMs,
+    observer: reportSecretChanges(logger, metrics),
+  });
+  secretFiles.start();
   // Draining: every answer closes its connection, so kept-alive clients reconnect (through the
   // balancer, to another replica) and the sockets of requests in flight end with their response
   // instead of holding the shutdown open.
@@ -223,7 +249,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     admit: edge.admit,
     onOperation: (transport, delta) => metrics.operationInFlight(transport, delta),
   });
-  const isRouter = createRouterSecretCheck(config.federation.routerSecret);
+  // Re-built only when ROUTER_SECRET_FILE changes (the check hashes the secret once).
+  const routerCheck = config.federation.routerSecret?.map((secret) => createRouterSecretCheck(secret));
+  const isRouter = (presented: string | string[] | undefined) => routerCheck?.current()(presented) ?? false;
   const context = async (request: FastifyRequest, reply: FastifyReply): Promise<GraphQLContext> => {
     const controller = new AbortController();
     let built: GraphQLContext | undefined;
@@ -259,7 +287,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // Demo mode only: one admin token, printed by main.ts and pre-filled in the playground.
   const demoToken =
     config.jwt.isDemoSecret && config.jwt.secret
-      ? await mintToken(config.jwt.secret, {
+      ? await mintToken(config.jwt.secret.current(), {
           sub: 'usr_0001',
           admin: true,
           // Never longer than the verifier accepts.
@@ -283,14 +311,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       duplicate: (provider) => metrics.webhookDuplicate(provider),
       unusable: (provider, count) => metrics.webhookUnusable(provider, count),
     },
-    secrets: {
-      stripeSecrets: endpoints.stripe.webhookSecrets,
-      twilioAuthToken: endpoints.twilio.authToken,
-      publicBaseUrl: () => publicBaseUrl,
-      sendgridPublicKey: endpoints.sendgrid.webhookPublicKey
-        ? sendgridPublicKey(endpoints.sendgrid.webhookPublicKey)
-        : undefined,
-    },
+    secrets: webhookSecrets(endpoints, () => publicBaseUrl),
   });
   const subscriptions = attachSubscriptions({
     server: server.server,
@@ -306,6 +327,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     maxSubscriptions: config.graphql.ws.maxSubscriptions,
     maxConnectionsPerViewer: config.graphql.ws.maxConnectionsPerViewer,
     onRefused: (reason) => metrics.refused(reason, 'ws'),
+    overloaded: () => {
+      const overload = load.overloaded();
+      if (overload) metrics.loadShed(overload.reason, 'ws');
+      return overload?.retryAfterSeconds;
+    },
   });
 
   server.get('/healthz', async () => ({ status: 'ok' }));
@@ -313,9 +339,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     reply.type(metrics.contentType).send(await metrics.text()),
   );
   server.get('/readyz', async (_request, reply) => {
-    // A provider outage does not make Junction unready: it still serves every other field.
-    if (draining) return reply.code(503).send({ status: 'draining', providers: health.snapshot() });
-    return { status: 'ready', providers: health.snapshot() };
+    // A provider outage does not make Junction unready: it still serves every other field. Nor does
+    // shedding (loadShedding.ts): it is shown, and the replica stays in the balancer.
+    const loadShedding = load.state();
+    if (draining)
+      return reply.code(503).send({ status: 'draining', providers: health.snapshot(), loadShedding });
+    return { status: 'ready', providers: health.snapshot(), loadShedding };
   });
 
   const beginDrain = () => {
@@ -325,6 +354,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const close = () => {
     closing ??= (async () => {
       draining = true;
+      secretFiles.close();
       await Promise.all([
         // Stops accepting, waits for requests in flight (new ones on kept-alive sockets get 503), stops Apollo.
         server.close(),
@@ -349,9 +379,30 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics,
     edge,
     subscriptions,
+    load,
+    reloadSecrets: (trigger = 'manual') => secretFiles.check(trigger),
     demoToken,
     setPublicBaseUrl,
     beginDrain,
     close,
+  };
+}
+
+/**
+ * What verifies webhook deliveries, read per delivery: the current secrets and, during
+ * WEBHOOK_SECRET_GRACE_SECONDS after a rotation, the replaced ones.
+ */
+function webhookSecrets(endpoints: ProviderEndpoints, publicBaseUrl: () => string | undefined) {
+  const stripe = toSecret('STRIPE_WEBHOOK_SECRET', endpoints.stripe.webhookSecrets);
+  const twilio = toSecret('TWILIO_AUTH_TOKEN', endpoints.twilio.authToken);
+  const sendgrid =
+    endpoints.sendgrid.webhookPublicKey === undefined
+      ? undefined
+      : toSecret('SENDGRID_WEBHOOK_PUBLIC_KEY', endpoints.sendgrid.webhookPublicKey).map(sendgridPublicKey);
+  return {
+    stripeSecrets: () => stripe.accepted().flat(),
+    twilioAuthTokens: () => twilio.accepted(),
+    publicBaseUrl,
+    sendgridPublicKeys: () => sendgrid?.accepted() ?? [],
   };
 }

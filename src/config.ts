@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { type EncryptionKey, parseKeyRing } from './accounts/crypto.js';
 import { parseReturnUrlRules, type ReturnUrlRule } from './accounts/returnTo.js';
 import { generateDemoSecret } from './demoState.js';
+import { fileSecret, fixedSecret, type Secret } from './secrets.js';
+import { sendgridPublicKey } from './webhooks/verifySendGrid.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -14,29 +16,33 @@ export type ProviderMode<Remote, Simulated = unknown> =
   | ({ kind: 'remote' } & Remote)
   | ({ kind: 'simulator' } & Simulated);
 
+// Secrets are `Secret` handles (secrets.ts): given as `<NAME>_FILE`, they are re-read while Junction
+// runs, so consumers read `current()` per use instead of keeping the value.
+
 export interface UsersRemote {
   apiUrl: string;
   tokenUrl: string;
   clientId: string;
-  clientSecret: string;
+  clientSecret: Secret<string>;
 }
 
 export interface StripeRemote {
   apiBase: string;
-  secretKey: string;
+  secretKey: Secret<string>;
   /** Webhook signing secrets (`whsec_...`); several while rotating. Empty: webhooks refused. */
-  webhookSecrets: string[];
+  webhookSecrets: Secret<string[]>;
 }
 
 export interface StripeSimulated {
   /** Secrets set in STRIPE_WEBHOOK_SECRET (`stripe listen`'s, say), accepted beside the simulator's own. */
-  webhookSecrets: string[];
+  webhookSecrets: Secret<string[]>;
 }
 
 export interface TwilioRemote {
   apiBase: string;
   accountSid: string;
-  authToken: string;
+  /** Also the key Twilio signs status callbacks with. */
+  authToken: Secret<string>;
   fromNumber: string;
   /** The public URL Twilio calls back, and so the URL its signatures cover. */
   publicBaseUrl: string;
@@ -44,10 +50,10 @@ export interface TwilioRemote {
 
 export interface SendGridRemote {
   apiBase: string;
-  apiKey: string;
+  apiKey: Secret<string>;
   fromEmail: string;
-  /** Base64 (DER SPKI) ECDSA P-256 public key from SendGrid's event webhook settings. */
-  webhookPublicKey: string | undefined;
+  /** Base64 (DER SPKI) or PEM ECDSA P-256 public key from SendGrid's event webhook settings. */
+  webhookPublicKey: Secret<string> | undefined;
 }
 
 export interface Config {
@@ -59,7 +65,7 @@ export interface Config {
   logLevel: string;
   jwt: {
     /** HS256 secret (at least 32 bytes); absent when a JWKS URL is used. */
-    secret: string | undefined;
+    secret: Secret<string> | undefined;
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
@@ -69,6 +75,45 @@ export interface Config {
     requireExp: boolean;
     /** Longest accepted token lifetime in seconds: exp - iat, or exp - now without iat. Default 86400 s (24 h). */
     maxTokenLifetimeSeconds: number;
+    /**
+     * After JWT_SECRET_FILE changes, tokens signed with the replaced secret are still accepted for
+     * this long, in seconds (clients hold tokens signed just before). Default 3600 s (1 h). Trap:
+     * after a leak, set 0 so the old secret stops working at once.
+     */
+    secretGraceSeconds: number;
+  };
+  /** Secrets given as files (`*_FILE`): how changes are noticed and what the old value is still good for. */
+  secrets: {
+    /**
+     * How often secret files are read again (besides watching their directories and SIGHUP), in ms.
+     * Default 5000 ms. Trap: 0 relies on the directory watcher alone, which misses events on some mounts.
+     */
+    pollIntervalMs: number;
+    /**
+     * After a webhook secret changes (STRIPE_WEBHOOK_SECRET_FILE, TWILIO_AUTH_TOKEN_FILE,
+     * SENDGRID_WEBHOOK_PUBLIC_KEY_FILE), deliveries signed with the old one are still accepted for
+     * this long, in seconds (providers retry deliveries signed before the rotation). Default 3600 s.
+     */
+    webhookGraceSeconds: number;
+  };
+  /**
+   * Load shedding (@fastify/under-pressure): while a threshold is exceeded, requests are answered
+   * 503 with Retry-After at once, instead of queueing until they all time out. /healthz, /readyz and
+   * /metrics are always served. Every threshold: 0 turns it off.
+   */
+  loadShedding: {
+    /** Mean event-loop delay over the last sample, in ms. Default 1000 ms. */
+    maxEventLoopDelayMs: number;
+    /** Event-loop utilisation over the last sample, 0..1. Default 0 (off). Trap: 1 never trips. */
+    maxEventLoopUtilization: number;
+    /** V8 heap in use, in bytes. Default 0 (off: Node's own heap limit applies). */
+    maxHeapUsedBytes: number;
+    /** Resident set size, in bytes. Default 0 (off: set it below the container's memory limit). */
+    maxRssBytes: number;
+    /** Retry-After sent with a shed request, in seconds. Default 2 s. */
+    retryAfterSeconds: number;
+    /** How often the measures are sampled, in ms (the shedding state changes at most this often). Default 500 ms. */
+    sampleIntervalMs: number;
   };
   /** The HTTP server's own protection against slow or idle clients. */
   http: {
@@ -200,7 +245,7 @@ export interface Config {
      * Shared secret a router sends in `x-router-secret` to read `_service { sdl }` in production
      * (otherwise admins only). Default unset: admins only. 32..512 characters.
      */
-    routerSecret: string | undefined;
+    routerSecret: Secret<string> | undefined;
   };
   /** How long SIGTERM waits for requests in flight before forcing exit, in ms (counted after the readiness delay). Default 10000 ms. */
   shutdownGraceMs: number;
@@ -215,13 +260,17 @@ export interface Config {
 }
 
 export interface AccountsConfig {
-  /** DATABASE_URL (`postgres://`). Default unset: embedded PGlite in the demo-state directory. Production: required. */
+  /**
+   * DATABASE_URL (`postgres://`). Default unset: embedded PGlite in the demo-state directory.
+   * Production: required. Read once: a changed DATABASE_URL_FILE takes effect at the next start.
+   */
   databaseUrl: string | undefined;
   /**
    * TOKEN_ENCRYPTION_KEYS, parsed: the first key encrypts, all decrypt. Default unset: a demo key
-   * generated once into the demo-state directory. Production: required.
+   * generated once into the demo-state directory. Production: required. A changed
+   * TOKEN_ENCRYPTION_KEYS_FILE is taken at once (validated first).
    */
-  encryptionKeys: EncryptionKey[] | undefined;
+  encryptionKeys: Secret<EncryptionKey[]> | undefined;
   /** OAUTH_RETURN_URLS: where the OAuth callback may send the browser. Default: the playground. */
   returnUrls: ReturnUrlRule[];
   /** How long a begun connection may be completed, in ms. Default 600000 ms (10 min). */
@@ -237,6 +286,8 @@ export interface LoadConfigOptions {
    * only, so tests stay hermetic.
    */
   demoJwtSecret?: () => string;
+  /** Clock of secrets' grace periods (the old value of a rotated secret), in epoch ms. Default Date.now. */
+  now?: () => number;
 }
 
 /** Thrown by loadConfig; `problems` has one line per bad variable. */
@@ -281,6 +332,8 @@ const SECRET_VARIABLES = new Set([
   'DATABASE_URL',
   'TOKEN_ENCRYPTION_KEYS',
 ]);
+/** Not secret, but rotated with the webhook settings like one: may be given as a file too. */
+const FILE_VARIABLES = new Set([...SECRET_VARIABLES, 'SENDGRID_WEBHOOK_PUBLIC_KEY']);
 
 /**
  * Reads `env` (and the files named by `*_FILE` variants of secret variables) into a Config.
@@ -292,18 +345,56 @@ export function loadConfig(
   options: LoadConfigOptions = {},
 ): Config {
   const problems: string[] = [];
-  const get = (name: string): string | undefined => {
+  // Where each variable's text came from: the environment, or the file `<name>_FILE` names (read once here).
+  const sources = new Map<string, { text: string; file?: string } | undefined>();
+  const source = (name: string): { text: string; file?: string } | undefined => {
+    if (sources.has(name)) return sources.get(name);
+    let found: { text: string; file?: string } | undefined;
     const direct = env[name];
-    if (direct !== undefined && direct !== '') return direct;
     const file = env[`${name}_FILE`];
-    if (SECRET_VARIABLES.has(name) && file) {
+    if (direct !== undefined && direct !== '') found = { text: direct };
+    else if (FILE_VARIABLES.has(name) && file) {
       try {
-        return readFile(file).trim();
+        found = { text: readFile(file).trim(), file };
       } catch {
         problems.push(`${name}_FILE: cannot read the file it names`);
       }
     }
-    return undefined;
+    sources.set(name, found);
+    return found;
+  };
+  const get = (name: string): string | undefined => source(name)?.text;
+  const now = options.now ?? Date.now;
+  /**
+   * The variable as a Secret: validated by `parse` (which throws an Error naming what was expected),
+   * now and whenever its file changes. Invalid or absent: a problem is recorded (when invalid) and
+   * the placeholder is returned, never used since loadConfig then throws.
+   */
+  const secret = <T>(
+    name: string,
+    parse: (text: string) => T,
+    placeholder: T,
+    graceSeconds = 0,
+  ): Secret<T> => {
+    const from = source(name);
+    if (from === undefined) return fixedSecret(name, placeholder);
+    let value: T;
+    try {
+      value = parse(from.text);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return fixedSecret(name, placeholder);
+    }
+    if (from.file === undefined) return fixedSecret(name, value);
+    return fileSecret({
+      variable: name,
+      file: from.file,
+      raw: from.text,
+      value,
+      parse,
+      graceMs: graceSeconds * 1000,
+      now,
+    });
   };
   const parse = <T>(name: string, schema: z.ZodType<T>, fallback: T, expected: string): T => {
     const raw = get(name);
@@ -343,17 +434,11 @@ export function loadConfig(
 
   // Client JWTs: an HS256 secret or a JWKS URL. Production, a remote provider or a listener
   // others can reach must say which; only a loopback demo gets a generated secret.
-  const secretBytes = z
-    .string()
-    .refine((s) => Buffer.byteLength(s, 'utf8') >= MIN_JWT_SECRET_BYTES && s.length <= 4096);
   if (env.JWT_SECRET === '')
     problems.push(`JWT_SECRET: empty; unset it or give at least ${MIN_JWT_SECRET_BYTES} bytes`);
-  const jwtSecret = parse(
-    'JWT_SECRET',
-    secretBytes,
-    undefined,
-    `at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 key strength), at most 4096`,
-  );
+  const secretGraceSeconds = parse('JWT_SECRET_GRACE_SECONDS', int(0, 604_800), 3_600, 'seconds 0..604800');
+  const jwtSecret =
+    get('JWT_SECRET') === undefined ? undefined : secret('JWT_SECRET', hs256Secret, '', secretGraceSeconds);
   const jwksUrl = parse('JWT_JWKS_URL', url, undefined, 'an http(s) URL');
   const issuer = parse('JWT_ISSUER', z.string().min(1), undefined, 'a string');
   const audience = parse('JWT_AUDIENCE', z.string().min(1), undefined, 'a string');
@@ -367,7 +452,13 @@ export function loadConfig(
     env.JWT_JWKS_URL !== undefined;
   if (isProduction && !jwtConfigured) problems.push('JWT_SECRET or JWT_JWKS_URL: required in production');
 
-  const users = providerMode<UsersRemote>(
+  const webhookGraceSeconds = parse(
+    'WEBHOOK_SECRET_GRACE_SECONDS',
+    int(0, 604_800),
+    3_600, // 1 h
+    'seconds 0..604800',
+  );
+  const usersRequired = providerMode<Omit<UsersRemote, 'clientSecret'> & { clientSecret: string }>(
     env,
     get,
     problems,
@@ -380,6 +471,10 @@ export function loadConfig(
     },
     ['USERS_API_URL', 'USERS_TOKEN_URL'],
   );
+  const users: ProviderMode<UsersRemote> =
+    usersRequired.kind === 'remote'
+      ? { ...usersRequired, clientSecret: secret('USERS_CLIENT_SECRET', nonEmpty, '') }
+      : usersRequired;
   const publicBaseUrl = parse('PUBLIC_BASE_URL', url, undefined, 'an http(s) URL');
   const stripeBase = parse('STRIPE_API_BASE', url, 'https://api.stripe.com', 'an http(s) URL');
   const stripeRequired = providerMode<{ secretKey: string }>(
@@ -391,24 +486,23 @@ export function loadConfig(
     [],
   );
   // STRIPE_WEBHOOK_SECRET may hold several comma-separated secrets while one is being rotated.
-  const stripeWebhookSecrets = (get('STRIPE_WEBHOOK_SECRET') ?? '')
-    .split(',')
-    .map((v) => v.trim())
-    .filter((v) => v.length > 0);
-  if (isProduction && stripeWebhookSecrets.length === 0)
+  const stripeWebhookSecrets = secret('STRIPE_WEBHOOK_SECRET', secretList, [], webhookGraceSeconds);
+  if (isProduction && get('STRIPE_WEBHOOK_SECRET') === undefined)
     problems.push('STRIPE_WEBHOOK_SECRET: required in production');
   const stripe: ProviderMode<StripeRemote, StripeSimulated> =
     stripeRequired.kind === 'remote'
       ? {
           kind: 'remote',
           apiBase: stripeBase,
-          secretKey: stripeRequired.secretKey,
+          secretKey: secret('STRIPE_SECRET_KEY', nonEmpty, ''),
           webhookSecrets: stripeWebhookSecrets,
         }
       : { kind: 'simulator', webhookSecrets: stripeWebhookSecrets };
 
   const twilioBase = parse('TWILIO_API_BASE', url, 'https://api.twilio.com', 'an http(s) URL');
-  const twilioRequired = providerMode<Omit<TwilioRemote, 'apiBase' | 'publicBaseUrl'>>(
+  const twilioRequired = providerMode<
+    Omit<TwilioRemote, 'apiBase' | 'publicBaseUrl' | 'authToken'> & { authToken: string }
+  >(
     env,
     get,
     problems,
@@ -423,7 +517,13 @@ export function loadConfig(
   }
   const twilio: ProviderMode<TwilioRemote> =
     twilioRequired.kind === 'remote'
-      ? { ...twilioRequired, apiBase: twilioBase, publicBaseUrl: publicBaseUrl ?? '' }
+      ? {
+          ...twilioRequired,
+          // It signs status callbacks too: the replaced token verifies them during the webhook grace.
+          authToken: secret('TWILIO_AUTH_TOKEN', nonEmpty, '', webhookGraceSeconds),
+          apiBase: twilioBase,
+          publicBaseUrl: publicBaseUrl ?? '',
+        }
       : twilioRequired;
 
   const sendgridBase = parse('SENDGRID_API_BASE', url, 'https://api.sendgrid.com', 'an http(s) URL');
@@ -435,23 +535,27 @@ export function loadConfig(
     { SENDGRID_API_KEY: 'apiKey', SENDGRID_FROM_EMAIL: 'fromEmail' },
     [],
   );
-  const sendgridWebhookKey = get('SENDGRID_WEBHOOK_PUBLIC_KEY');
+  const sendgridWebhookKey =
+    get('SENDGRID_WEBHOOK_PUBLIC_KEY') === undefined
+      ? undefined
+      : secret('SENDGRID_WEBHOOK_PUBLIC_KEY', ecdsaPublicKey, '', webhookGraceSeconds);
   if (isProduction && sendgridWebhookKey === undefined)
     problems.push('SENDGRID_WEBHOOK_PUBLIC_KEY: required in production');
   const sendgrid: ProviderMode<SendGridRemote> =
     sendgridRequired.kind === 'remote'
-      ? { ...sendgridRequired, apiBase: sendgridBase, webhookPublicKey: sendgridWebhookKey }
+      ? {
+          ...sendgridRequired,
+          apiKey: secret('SENDGRID_API_KEY', nonEmpty, ''),
+          apiBase: sendgridBase,
+          webhookPublicKey: sendgridWebhookKey,
+        }
       : sendgridRequired;
 
   // Set but empty is refused rather than read as unset: it is a secret that failed to arrive.
   if (env.ROUTER_SECRET === '' && !env.ROUTER_SECRET_FILE)
     problems.push(`ROUTER_SECRET: expected ${ROUTER_SECRET_LENGTH}, got an empty value`);
-  const routerSecret = parse(
-    'ROUTER_SECRET',
-    z.string().min(ROUTER_SECRET_MIN_LENGTH).max(ROUTER_SECRET_MAX_LENGTH),
-    undefined,
-    ROUTER_SECRET_LENGTH,
-  );
+  const routerSecret =
+    get('ROUTER_SECRET') === undefined ? undefined : secret('ROUTER_SECRET', routerSecretText, '');
   // A generated secret is fine for a demo nobody else can reach, and nothing more.
   const remoteProviders = Object.entries({ users, stripe, twilio, sendgrid })
     .filter(([, mode]) => mode.kind === 'remote')
@@ -468,7 +572,7 @@ export function loadConfig(
   }
   const isDemoSecret = !isProduction && !jwtConfigured && remoteProviders.length === 0 && !exposed;
 
-  const accounts = accountsConfig(get, problems, { isProduction, port, publicBaseUrl });
+  const accounts = accountsConfig(get, secret, problems, { isProduction, port, publicBaseUrl });
 
   const config: Config = {
     nodeEnv,
@@ -489,6 +593,34 @@ export function loadConfig(
         86_400, // 24 h: the demo token's lifetime
         'seconds 60..31536000',
       ),
+      secretGraceSeconds,
+    },
+    secrets: {
+      pollIntervalMs: parse(
+        'SECRETS_POLL_INTERVAL_MS',
+        int(0, 3_600_000),
+        5_000, // 5 s
+        'milliseconds 0..3600000 (0 turns the poll off)',
+      ),
+      webhookGraceSeconds,
+    },
+    loadShedding: {
+      maxEventLoopDelayMs: parse(
+        'LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS',
+        int(0, 60_000),
+        1_000, // 1 s
+        'milliseconds 0..60000 (0 turns it off)',
+      ),
+      maxEventLoopUtilization: parse(
+        'LOAD_SHED_MAX_EVENT_LOOP_UTILIZATION',
+        z.coerce.number().min(0).max(1),
+        0,
+        'a number 0..1 (0 turns it off)',
+      ),
+      maxHeapUsedBytes: parse('LOAD_SHED_MAX_HEAP_USED_BYTES', int(0, 2 ** 48), 0, 'bytes (0 turns it off)'),
+      maxRssBytes: parse('LOAD_SHED_MAX_RSS_BYTES', int(0, 2 ** 48), 0, 'bytes (0 turns it off)'),
+      retryAfterSeconds: parse('LOAD_SHED_RETRY_AFTER_SECONDS', int(1, 3_600), 2, 'seconds 1..3600'),
+      sampleIntervalMs: parse('LOAD_SHED_SAMPLE_INTERVAL_MS', int(10, 60_000), 500, 'milliseconds 10..60000'),
     },
     http: {
       requestTimeoutMs: parse(
@@ -644,7 +776,7 @@ export function loadConfig(
       problems.push(
         `demo JWT secret: shorter than ${MIN_JWT_SECRET_BYTES} bytes; delete the demo secrets file to generate a new one`,
       );
-    config.jwt.secret = demoSecret;
+    config.jwt.secret = fixedSecret('JWT_SECRET', demoSecret);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -656,6 +788,7 @@ export function loadConfig(
  */
 function accountsConfig(
   get: (name: string) => string | undefined,
+  secret: <T>(name: string, parse: (text: string) => T, placeholder: T) => Secret<T>,
   problems: string[],
   context: { isProduction: boolean; port: number; publicBaseUrl: string | undefined },
 ): AccountsConfig {
@@ -665,18 +798,14 @@ function accountsConfig(
   if (context.isProduction && databaseUrl === undefined)
     problems.push('DATABASE_URL: required in production');
 
-  const keysText = get('TOKEN_ENCRYPTION_KEYS');
-  let encryptionKeys: EncryptionKey[] | undefined;
-  if (keysText !== undefined) {
-    try {
-      encryptionKeys = parseKeyRing(keysText);
-    } catch (error) {
-      // parseKeyRing's messages name positions and key ids, never key material.
-      problems.push(`TOKEN_ENCRYPTION_KEYS: ${(error as Error).message}`);
-    }
-  } else if (context.isProduction) {
+  // parseKeyRing's messages name positions and key ids, never key material. No grace: every key
+  // the ring should still decrypt with stays listed in the new value.
+  const encryptionKeys =
+    get('TOKEN_ENCRYPTION_KEYS') === undefined
+      ? undefined
+      : secret('TOKEN_ENCRYPTION_KEYS', parseKeyRing, [] as EncryptionKey[]);
+  if (encryptionKeys === undefined && context.isProduction)
     problems.push('TOKEN_ENCRYPTION_KEYS: required in production');
-  }
 
   const playground = context.publicBaseUrl
     ? `${context.publicBaseUrl.replace(/\/+$/, '')}/graphql`
@@ -698,6 +827,46 @@ function accountsConfig(
     stateTtlMs: 10 * 60 * 1000, // 10 min
     refreshSkewMs: 60 * 1000, // 60 s
   };
+}
+
+/** A secret's text: anything but empty. */
+function nonEmpty(text: string): string {
+  if (text.length === 0) throw new Error('expected a value, got an empty one');
+  return text;
+}
+
+function hs256Secret(text: string): string {
+  if (Buffer.byteLength(text, 'utf8') < MIN_JWT_SECRET_BYTES || text.length > 4096)
+    throw new Error(`expected at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 key strength), at most 4096`);
+  return text;
+}
+
+function routerSecretText(text: string): string {
+  if (text.length < ROUTER_SECRET_MIN_LENGTH || text.length > ROUTER_SECRET_MAX_LENGTH)
+    throw new Error(`expected ${ROUTER_SECRET_LENGTH}`);
+  return text;
+}
+
+/** Comma-separated secrets, at least one. */
+function secretList(text: string): string[] {
+  const list = text
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+  if (list.length === 0) throw new Error('expected one or more comma-separated secrets');
+  return list;
+}
+
+/** The text, once it reads as an ECDSA public key (base64 DER SPKI or PEM). */
+function ecdsaPublicKey(text: string): string {
+  let type: string | undefined;
+  try {
+    type = sendgridPublicKey(text).asymmetricKeyType;
+  } catch {
+    type = undefined;
+  }
+  if (type !== 'ec') throw new Error('expected an ECDSA public key (base64 DER or PEM)');
+  return text;
 }
 
 const booleanString = z

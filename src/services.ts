@@ -8,6 +8,7 @@ import { SENDGRID_PROVIDER, SendGridClient } from './providers/sendgrid/client.j
 import { STRIPE_PROVIDER, StripeClient } from './providers/stripe/client.js';
 import { TWILIO_PROVIDER, TwilioClient } from './providers/twilio/client.js';
 import { USERS_PROVIDER, UsersClient } from './providers/users/client.js';
+import { type Secret, type SecretInput, toSecret } from './secrets.js';
 import { BasicAuth, BearerAuth, OAuth2ClientCredentialsAuth } from './upstream/auth.js';
 import type { ResponseCache } from './upstream/cache.js';
 import type { UpstreamCallInfo } from './upstream/callContext.js';
@@ -18,12 +19,16 @@ import type { PoolRegistry } from './upstream/pools.js';
 
 type Mode = { mode: 'simulator' | 'remote' };
 
+/** A secret field as a Secret (from the config, maybe rotating) or a plain value (a simulator's, a test's). */
+type InputOf<T> = T extends Secret<infer V> ? SecretInput<V> : T;
+type Endpoint<R> = { [K in keyof R]: InputOf<R[K]> } & Mode;
+
 /** Where each provider actually is: from the environment, or a simulator main.ts started. */
 export interface ProviderEndpoints {
-  users: UsersRemote & Mode;
-  stripe: StripeRemote & Mode;
-  twilio: TwilioRemote & Mode;
-  sendgrid: SendGridRemote & Mode;
+  users: Endpoint<UsersRemote>;
+  stripe: Endpoint<StripeRemote>;
+  twilio: Endpoint<TwilioRemote>;
+  sendgrid: Endpoint<SendGridRemote>;
 }
 
 export interface ServiceDeps {
@@ -149,7 +154,7 @@ export function createServices({
       provider: USERS_PROVIDER,
       tokenUrl: endpoints.users.tokenUrl,
       clientId: endpoints.users.clientId,
-      clientSecret: endpoints.users.clientSecret,
+      clientSecret: toSecret('USERS_CLIENT_SECRET', endpoints.users.clientSecret),
       dispatcher: pools.get(endpoints.users.tokenUrl),
       maxPauseMs: config.policies.rateLimitMaxPauseMs,
     }),
@@ -165,7 +170,7 @@ export function createServices({
   const stripe = new StripeClient({
     ...common,
     baseUrl: endpoints.stripe.apiBase,
-    auth: new BearerAuth(endpoints.stripe.secretKey),
+    auth: new BearerAuth(toSecret('STRIPE_SECRET_KEY', endpoints.stripe.secretKey)),
     cache,
     // Payments (writes) and reads fail for different reasons at Stripe: separate breakers.
     executor: pipelineFor(STRIPE_PROVIDER, (route) =>
@@ -175,7 +180,10 @@ export function createServices({
   const twilio = new TwilioClient({
     ...common,
     baseUrl: endpoints.twilio.apiBase,
-    auth: new BasicAuth(endpoints.twilio.accountSid, endpoints.twilio.authToken),
+    auth: new BasicAuth(
+      endpoints.twilio.accountSid,
+      toSecret('TWILIO_AUTH_TOKEN', endpoints.twilio.authToken),
+    ),
     accountSid: endpoints.twilio.accountSid,
     cache,
     executor: pipelineFor(TWILIO_PROVIDER),
@@ -183,7 +191,7 @@ export function createServices({
   const sendgrid = new SendGridClient({
     ...common,
     baseUrl: endpoints.sendgrid.apiBase,
-    auth: new BearerAuth(endpoints.sendgrid.apiKey),
+    auth: new BearerAuth(toSecret('SENDGRID_API_KEY', endpoints.sendgrid.apiKey)),
     executor: pipelineFor(SENDGRID_PROVIDER),
   });
   return {

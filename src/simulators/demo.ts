@@ -60,7 +60,7 @@ export async function startProviders(
       mode: 'simulator',
       apiBase: url,
       secretKey: sim.secretKey,
-      webhookSecrets: [secret, ...config.stripe.webhookSecrets],
+      webhookSecrets: config.stripe.webhookSecrets.map((configured) => [secret, ...configured]),
     };
     hooks.push((base) => sim.setWebhook({ url: new URL('/webhooks/stripe', base).toString(), secret }));
   }

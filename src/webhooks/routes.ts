@@ -19,12 +19,19 @@ import { verifySendGridSignature } from './verifySendGrid.js';
 import { verifyStripeSignature } from './verifyStripe.js';
 import { verifyTwilioSignature } from './verifyTwilio.js';
 
+/**
+ * What verifies each provider's deliveries, asked for per delivery: secrets rotate while Junction
+ * runs, and during the grace period after a rotation the replaced value is accepted too.
+ */
 export interface WebhookSecrets {
-  stripeSecrets: readonly string[];
-  twilioAuthToken: string;
+  /** Stripe signing secrets accepted now (empty: Stripe webhooks are refused as not configured). */
+  stripeSecrets: () => readonly string[];
+  /** Twilio auth tokens accepted now (current first). */
+  twilioAuthTokens: () => readonly string[];
   /** Returns the current public base URL (it is known only after listen in demo mode). */
   publicBaseUrl: () => string | undefined;
-  sendgridPublicKey: KeyObject | undefined;
+  /** SendGrid event webhook public keys accepted now (empty: refused as not configured). */
+  sendgridPublicKeys: () => readonly KeyObject[];
 }
 
 export interface WebhookObserver {
@@ -107,7 +114,7 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
     scope.post('/webhooks/stripe', async (request, reply) => {
       const raw = rawBody(request);
       verifyStripeSignature(raw, header(request, 'stripe-signature'), {
-        secrets: deps.secrets.stripeSecrets,
+        secrets: deps.secrets.stripeSecrets(),
         now,
       });
       observe?.received('stripe');
@@ -126,13 +133,15 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
     scope.post('/webhooks/twilio', async (request, reply) => {
       const base = deps.secrets.publicBaseUrl();
       if (!base) throw new WebhookVerificationError('twilio', 'not_configured');
-      const params = verifyTwilioSignature({
-        authToken: deps.secrets.twilioAuthToken,
-        url: new URL(request.url, base).toString(),
-        signature: header(request, 'x-twilio-signature'),
-        contentType: header(request, 'content-type'),
-        rawBody: rawBody(request),
-      });
+      const params = verifyWithAny('twilio', deps.secrets.twilioAuthTokens(), (authToken) =>
+        verifyTwilioSignature({
+          authToken,
+          url: new URL(request.url, base).toString(),
+          signature: header(request, 'x-twilio-signature'),
+          contentType: header(request, 'content-type'),
+          rawBody: rawBody(request),
+        }),
+      );
       observe?.received('twilio');
       const sid = params.get('MessageSid') ?? '';
       if (!SID.test(sid)) {
@@ -158,11 +167,13 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
 
     scope.post('/webhooks/sendgrid', async (request, reply) => {
       const raw = rawBody(request);
-      verifySendGridSignature(
-        raw,
-        header(request, 'x-twilio-email-event-webhook-signature'),
-        header(request, 'x-twilio-email-event-webhook-timestamp'),
-        { publicKey: deps.secrets.sendgridPublicKey, now },
+      verifyWithAny('sendgrid', deps.secrets.sendgridPublicKeys(), (publicKey) =>
+        verifySendGridSignature(
+          raw,
+          header(request, 'x-twilio-email-event-webhook-signature'),
+          header(request, 'x-twilio-email-event-webhook-timestamp'),
+          { publicKey, now },
+        ),
       );
       observe?.received('sendgrid');
       const body = parseJson(raw);
@@ -251,6 +262,26 @@ async function onTwilioStatus(
     deps.pubsub.publish(messageTopic(update.userId), message);
   }
   log.info({ provider: 'twilio' }, 'message status');
+}
+
+/**
+ * `verify` with each key in turn (the current one first, then one replaced within the grace
+ * period): the first that verifies wins. A delivery is refused for a mismatch only when no key
+ * matches; any other refusal (a missing or malformed signature, a stale timestamp) is the same
+ * for every key and comes from the first.
+ */
+function verifyWithAny<K, R>(provider: string, keys: readonly K[], verify: (key: K) => R): R {
+  if (keys.length === 0) throw new WebhookVerificationError(provider, 'not_configured');
+  let mismatch: WebhookVerificationError | undefined;
+  for (const key of keys) {
+    try {
+      return verify(key);
+    } catch (error) {
+      if (!isWebhookVerificationError(error) || error.reason !== 'signature_mismatch') throw error;
+      mismatch ??= error;
+    }
+  }
+  throw mismatch;
 }
 
 function providerOf(request: FastifyRequest): string {

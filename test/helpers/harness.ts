@@ -142,7 +142,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   stripe.setWebhook({ url: `${url}/webhooks/stripe`, secret: stripeWebhookSecret });
   sendgrid.setEventWebhook({ url: `${url}/webhooks/sendgrid`, privateKey: sendgridKeys.privateKeyPem });
 
-  const jwtSecret = config.jwt.secret;
+  const jwtSecret = config.jwt.secret?.current();
   if (jwtSecret === undefined) throw new Error('harness: client tokens need an HS256 secret');
   const token = (sub: string, opts: { admin?: boolean; ttlSeconds?: number } = {}) =>
     mintToken(jwtSecret, {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { toSecret } from '../../src/secrets.js';
 import { type RunningProviders, startProviders } from '../../src/simulators/demo.js';
 
 let app: App | undefined;
@@ -50,7 +51,9 @@ describe('demo mode webhooks', () => {
   it('accepts events signed with STRIPE_WEBHOOK_SECRET beside the simulator’s own secret', async () => {
     const url = await startDemo({ STRIPE_WEBHOOK_SECRET: 'whsec_from_stripe_listen' });
     expect(providers!.endpoints.stripe.mode).toBe('simulator');
-    expect(providers!.endpoints.stripe.webhookSecrets).toHaveLength(2);
+    expect(
+      toSecret('STRIPE_WEBHOOK_SECRET', providers!.endpoints.stripe.webhookSecrets).current(),
+    ).toHaveLength(2);
     const res = await post(url, 'whsec_from_stripe_listen');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: true, duplicate: false });
@@ -59,7 +62,9 @@ describe('demo mode webhooks', () => {
 
   it('without it, only the simulator’s own secret verifies', async () => {
     const url = await startDemo({});
-    expect(providers!.endpoints.stripe.webhookSecrets).toHaveLength(1);
+    expect(
+      toSecret('STRIPE_WEBHOOK_SECRET', providers!.endpoints.stripe.webhookSecrets).current(),
+    ).toHaveLength(1);
     expect((await post(url, 'whsec_from_stripe_listen')).status).toBe(400);
   });
 });

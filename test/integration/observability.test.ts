@@ -240,7 +240,8 @@ describe('upstream report', () => {
         PUBLIC_BASE_URL: 'https://junction.example.com',
         SENDGRID_API_KEY: 'SG.x',
         SENDGRID_FROM_EMAIL: 'a@b.c',
-        SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+        SENDGRID_WEBHOOK_PUBLIC_KEY:
+          'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb2b1lqLnJO/vZccSAg3pm7DCh/XkcEk2bH1SpV8dFMqNLwW5wiEWLwvmA8LG79Z+8clFcHoIm5A/BijBC9uuQA==',
         DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction', // config only: nothing connects yet
         TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
       },

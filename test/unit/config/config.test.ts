@@ -17,7 +17,8 @@ const providersEnv = {
   PUBLIC_BASE_URL: 'https://junction.example.com',
   SENDGRID_API_KEY: 'SG.key',
   SENDGRID_FROM_EMAIL: 'noreply@example.com',
-  SENDGRID_WEBHOOK_PUBLIC_KEY: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE',
+  SENDGRID_WEBHOOK_PUBLIC_KEY:
+    'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb2b1lqLnJO/vZccSAg3pm7DCh/XkcEk2bH1SpV8dFMqNLwW5wiEWLwvmA8LG79Z+8clFcHoIm5A/BijBC9uuQA==',
   DATABASE_URL: 'postgres://junction@db.internal/junction',
   TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
 };
@@ -42,13 +43,14 @@ describe('loadConfig', () => {
     expect(config.port).toBe(4000);
     expect(config.host).toBe('127.0.0.1');
     expect(config.users).toEqual({ kind: 'simulator' });
-    expect(config.jwt).toMatchObject({ secret: 'd'.repeat(43), isDemoSecret: true, requireExp: true });
+    expect(config.jwt).toMatchObject({ isDemoSecret: true, requireExp: true });
+    expect(config.jwt.secret?.current()).toBe('d'.repeat(43));
     expect(config.graphql.introspection).toBe(true);
   });
 
   it('has no signing secret of its own: without a source, each load gets a fresh random one', () => {
-    const a = loadConfig({}).jwt.secret!;
-    const b = loadConfig({}).jwt.secret!;
+    const a = loadConfig({}).jwt.secret!.current();
+    const b = loadConfig({}).jwt.secret!.current();
     expect(Buffer.byteLength(a)).toBeGreaterThanOrEqual(32);
     expect(a).not.toBe(b);
   });
@@ -76,10 +78,9 @@ describe('loadConfig', () => {
       "JWT_SECRET or JWT_JWKS_URL: required when a provider is remote (users); demo mode's generated secret is for loopback only",
     ]);
     expect(problems({ STRIPE_SECRET_KEY: 'sk_test_x' })[0]).toContain('a provider is remote (stripe)');
-    expect(loadConfig({ ...usersEnv, JWT_SECRET }).jwt).toMatchObject({
-      secret: JWT_SECRET,
-      isDemoSecret: false,
-    });
+    const configured = loadConfig({ ...usersEnv, JWT_SECRET }).jwt;
+    expect(configured.isDemoSecret).toBe(false);
+    expect(configured.secret?.current()).toBe(JWT_SECRET);
     expect(loadConfig({ ...usersEnv, JWT_JWKS_URL: 'https://idp.example/jwks.json' }).jwt.jwksUrl).toBe(
       'https://idp.example/jwks.json',
     );
@@ -103,7 +104,7 @@ describe('loadConfig', () => {
     const list = problems({ JWT_SECRET: short });
     expect(list).toEqual(['JWT_SECRET: expected at least 32 bytes (HS256 key strength), at most 4096']);
     // Bytes, not characters: 11 three-byte characters are 33 bytes.
-    expect(loadConfig({ JWT_SECRET: '€'.repeat(11) }).jwt.secret).toBe('€'.repeat(11));
+    expect(loadConfig({ JWT_SECRET: '€'.repeat(11) }).jwt.secret?.current()).toBe('€'.repeat(11));
     expect(problems({ JWT_SECRET: '€'.repeat(10) })).toHaveLength(1);
     // An empty JWT_SECRET is not "unset": it never falls back to the demo secret.
     expect(problems({ JWT_SECRET: '', HOST: '127.0.0.1' }).join('\n')).toContain('JWT_SECRET: empty');
@@ -141,7 +142,8 @@ describe('loadConfig', () => {
 
   it('keeps STRIPE_WEBHOOK_SECRET when Stripe is simulated (stripe listen --forward-to in demo mode)', () => {
     const config = loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_from_cli' });
-    expect(config.stripe).toEqual({ kind: 'simulator', webhookSecrets: ['whsec_from_cli'] });
+    expect(config.stripe.kind).toBe('simulator');
+    expect(config.stripe.webhookSecrets.current()).toEqual(['whsec_from_cli']);
   });
 
   it('names every missing variable in production, in one error', () => {
@@ -196,19 +198,18 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://junction@db.internal/junction',
       TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
     });
-    expect(config.stripe).toMatchObject({
-      kind: 'remote',
-      apiBase: 'https://api.stripe.com',
-      webhookSecrets: ['whsec_old', 'whsec_new'],
-    });
+    expect(config.stripe).toMatchObject({ kind: 'remote', apiBase: 'https://api.stripe.com' });
+    expect(config.stripe.webhookSecrets.current()).toEqual(['whsec_old', 'whsec_new']);
     expect(config.twilio).toMatchObject({ kind: 'remote', publicBaseUrl: 'https://junction.example.com' });
-    expect(config.users).toEqual({
+    expect(config.users).toMatchObject({
       kind: 'remote',
       apiUrl: usersEnv.USERS_API_URL,
       tokenUrl: usersEnv.USERS_TOKEN_URL,
       clientId: 'junction',
-      clientSecret: 's3cr3t-value',
     });
+    if (config.users.kind !== 'remote') throw new Error('users: expected remote');
+    expect(config.users.clientSecret.current()).toBe('s3cr3t-value');
+    expect(config.users.clientSecret.file).toBeUndefined();
     expect(config.graphql.introspection).toBe(false);
     expect(config.jwt.isDemoSecret).toBe(false);
   });
@@ -218,7 +219,9 @@ describe('loadConfig', () => {
       { ...usersEnv, JWT_SECRET, USERS_CLIENT_SECRET: '', USERS_CLIENT_SECRET_FILE: '/run/secrets/users' },
       (path) => (path === '/run/secrets/users' ? 'from-file\n' : ''),
     );
-    expect(config.users).toMatchObject({ clientSecret: 'from-file' });
+    if (config.users.kind !== 'remote') throw new Error('users: expected remote');
+    expect(config.users.clientSecret.current()).toBe('from-file');
+    expect(config.users.clientSecret.file).toBe('/run/secrets/users');
   });
 });
 

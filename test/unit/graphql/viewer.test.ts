@@ -5,16 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { mintToken } from '../../../src/cli/token.js';
 import type { Config } from '../../../src/config.js';
 import { createViewerVerifier, InvalidTokenError } from '../../../src/graphql/viewer.js';
+import { fixedSecret } from '../../../src/secrets.js';
 
 const SECRET = 'unit-test-secret-that-is-long-enough-0123456789';
 const jwt: Config['jwt'] = {
-  secret: SECRET,
+  secret: fixedSecret('JWT_SECRET', SECRET),
   jwksUrl: undefined,
   issuer: undefined,
   audience: undefined,
   isDemoSecret: false,
   requireExp: true,
   maxTokenLifetimeSeconds: 86_400,
+  secretGraceSeconds: 3_600,
 };
 
 /** A clock that starts at the real time (jose stamps iat with it) and moves only when told. */

@@ -1,0 +1,119 @@
+// Load shedding: while the process is overloaded (event-loop delay or utilisation, heap, RSS over
+// their thresholds, sampled by @fastify/under-pressure), new work is answered at once with 503,
+// Retry-After and a GraphQL error SERVICE_OVERLOADED, instead of joining a queue in which every
+// request would time out. What is already running keeps running. Liveness, readiness and metrics
+// are always answered: a process that sheds is alive and worth keeping in the balancer (pulling
+// every overloaded replica at once would turn a spike into an outage), and its metrics explain why.
+// The WebSocket follows the same rule (subscriptions.ts refuses upgrades, the edge refuses
+// operations, through `overloaded()`).
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+
+export type PressureReason = 'eventLoopDelay' | 'eventLoopUtilization' | 'heapUsedBytes' | 'rssBytes';
+
+/** Routes never shed: liveness, readiness, metrics. */
+const ALWAYS_SERVED = new Set(['/healthz', '/readyz', '/metrics']);
+
+export interface LoadState {
+  /** Shedding now. */
+  underPressure: boolean;
+  /** The first measure over its threshold, when shedding. */
+  reason: PressureReason | undefined;
+  /** Mean event-loop delay over the last sample, in ms. */
+  eventLoopDelayMs: number;
+  /** Event-loop utilisation over the last sample, 0..1. */
+  eventLoopUtilization: number;
+  heapUsedBytes: number;
+  rssBytes: number;
+  /** The thresholds in force (0: off). */
+  limits: Config['loadShedding'];
+}
+
+export interface Overload {
+  reason: PressureReason;
+  /** What Retry-After says, in seconds. */
+  retryAfterSeconds: number;
+}
+
+export interface LoadShedder {
+  /** Why and for how long to back off, while shedding; undefined when there is room. */
+  overloaded(): Overload | undefined;
+  /** The measures and the decision, for /readyz and metrics. */
+  state(): LoadState;
+}
+
+export interface LoadSheddingOptions {
+  limits: Config['loadShedding'];
+  /** Told of every request or WebSocket upgrade refused. */
+  onShed?: (reason: PressureReason, transport: 'http' | 'ws') => void;
+}
+
+/** The GraphQL-shaped body of a shed request (any route: a GraphQL client reads it as such). */
+export function overloadedBody(retryAfterSeconds: number) {
+  return {
+    errors: [
+      {
+        message: `The server is overloaded; retry after ${retryAfterSeconds} s`,
+        extensions: { code: 'SERVICE_OVERLOADED', retryAfter: retryAfterSeconds },
+      },
+    ],
+  };
+}
+
+/** Registers the sampler and the onRequest check on `server` (root scope: every route). */
+export async function registerLoadShedding(
+  server: FastifyInstance,
+  options: LoadSheddingOptions,
+): Promise<LoadShedder> {
+  const { limits } = options;
+  const retryAfter = limits.retryAfterSeconds;
+  await server.register(underPressure, {
+    maxEventLoopDelay: limits.maxEventLoopDelayMs,
+    maxEventLoopUtilization: limits.maxEventLoopUtilization,
+    // Utilisation over the last sample, not since the process started.
+    eventLoopUtilizationMode: 'interval',
+    maxHeapUsedBytes: limits.maxHeapUsedBytes,
+    maxRssBytes: limits.maxRssBytes,
+    sampleInterval: limits.sampleIntervalMs,
+    retryAfter,
+    pressureHandler: (request, reply, type) => {
+      if (ALWAYS_SERVED.has(request.routeOptions.url ?? '')) return; // served as usual
+      options.onShed?.(type as PressureReason, 'http');
+      // Answered here: the hooks and handler that follow are skipped for a sent reply.
+      void reply.code(503).header('retry-after', String(retryAfter)).send(overloadedBody(retryAfter));
+    },
+  });
+
+  const reasonOf = (m: ReturnType<FastifyInstance['memoryUsage']>): PressureReason | undefined => {
+    // The same order as under-pressure's own check.
+    if (limits.maxEventLoopDelayMs > 0 && m.eventLoopDelay > limits.maxEventLoopDelayMs)
+      return 'eventLoopDelay';
+    if (limits.maxHeapUsedBytes > 0 && m.heapUsed > limits.maxHeapUsedBytes) return 'heapUsedBytes';
+    if (limits.maxRssBytes > 0 && m.rssBytes > limits.maxRssBytes) return 'rssBytes';
+    if (limits.maxEventLoopUtilization > 0 && m.eventLoopUtilized > limits.maxEventLoopUtilization)
+      return 'eventLoopUtilization';
+    return undefined;
+  };
+
+  return {
+    overloaded: () => {
+      const reason = reasonOf(server.memoryUsage());
+      return reason === undefined ? undefined : { reason, retryAfterSeconds: retryAfter };
+    },
+    state: () => {
+      const m = server.memoryUsage();
+      const reason = reasonOf(m);
+      return {
+        underPressure: reason !== undefined,
+        reason,
+        // Infinity until a first sample with data (under-pressure's own convention): shown as null in JSON.
+        eventLoopDelayMs: m.eventLoopDelay,
+        eventLoopUtilization: m.eventLoopUtilized,
+        heapUsedBytes: m.heapUsed,
+        rssBytes: m.rssBytes,
+        limits,
+      };
+    },
+  };
+}
