@@ -112,7 +112,7 @@ export interface Config {
     maxRssBytes: number;
     /** Retry-After sent with a shed request, in seconds. Default 2 s. */
     retryAfterSeconds: number;
-    /** How often the measures are sampled, in ms (the shedding state changes at most this often). Default 500 ms. */
+    /** How often the measures are sampled, in ms (the shedding state changes at most this often). Default 500 ms, at least 100 ms. */
     sampleIntervalMs: number;
   };
   /** The HTTP server's own protection against slow or idle clients. */
@@ -620,7 +620,14 @@ export function loadConfig(
       maxHeapUsedBytes: parse('LOAD_SHED_MAX_HEAP_USED_BYTES', int(0, 2 ** 48), 0, 'bytes (0 turns it off)'),
       maxRssBytes: parse('LOAD_SHED_MAX_RSS_BYTES', int(0, 2 ** 48), 0, 'bytes (0 turns it off)'),
       retryAfterSeconds: parse('LOAD_SHED_RETRY_AFTER_SECONDS', int(1, 3_600), 2, 'seconds 1..3600'),
-      sampleIntervalMs: parse('LOAD_SHED_SAMPLE_INTERVAL_MS', int(10, 60_000), 500, 'milliseconds 10..60000'),
+      // At least 100 ms: the delay is sampled every 10 ms, and an interval without a sample reads
+      // as an infinite delay (under-pressure's convention), which would shed for nothing.
+      sampleIntervalMs: parse(
+        'LOAD_SHED_SAMPLE_INTERVAL_MS',
+        int(100, 60_000),
+        500,
+        'milliseconds 100..60000',
+      ),
     },
     http: {
       requestTimeoutMs: parse(

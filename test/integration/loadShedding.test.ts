@@ -1,0 +1,160 @@
+// Load shedding on a real Junction: pressure induced deterministically (a heap threshold every
+// sample exceeds; a blocked event loop), then what clients see: 503 + Retry-After + SERVICE_OVERLOADED
+// before any upstream call, over HTTP and the WebSocket (upgrade and subscribe), while /healthz,
+// /readyz (with the measures) and /metrics are still served; and recovery once the pressure is gone.
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Harness, startHarness } from '../helpers/harness.js';
+import { connectWs, until } from '../helpers/ws.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const upstreamCalls = (harness: Harness) =>
+  harness.users.requests.length +
+  harness.stripe.requests.length +
+  harness.twilio.requests.length +
+  harness.sendgrid.requests.length;
+
+/** Keeps this process (and so the Junction in it) busy for `ms`. */
+function blockEventLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy
+  }
+}
+
+/** The status and headers a WebSocket upgrade is answered with when it is refused. */
+function upgradeRefusal(
+  url: string,
+): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string, body }),
+      );
+    });
+    ws.on('open', () => {
+      ws.close();
+      reject(new Error('the upgrade was accepted'));
+    });
+    ws.on('error', () => undefined);
+  });
+}
+
+describe('load shedding', () => {
+  it('answers 503 with Retry-After and SERVICE_OVERLOADED at once, before any upstream call, and still serves health, readiness and metrics', async () => {
+    h = await startHarness({
+      env: {
+        LOAD_SHED_MAX_HEAP_USED_BYTES: '1',
+        LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
+        LOAD_SHED_SAMPLE_INTERVAL_MS: '100',
+        LOAD_SHED_RETRY_AFTER_SECONDS: '7',
+      },
+    });
+    await until(() => h!.app.load.state().underPressure);
+    const res = await h.gql('{ user(id: "usr_0001") { id name billing { id } } }');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('7');
+    expect(res.body).toEqual({
+      errors: [
+        {
+          message: 'The server is overloaded; retry after 7 s',
+          extensions: { code: 'SERVICE_OVERLOADED', retryAfter: 7 },
+        },
+      ],
+    });
+    expect(upstreamCalls(h)).toBe(0);
+    // Webhooks are work too: providers retry a 503.
+    expect((await fetch(`${h.url}/webhooks/stripe`, { method: 'POST', body: '{}' })).status).toBe(503);
+
+    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${h.url}/readyz`);
+    expect(ready.status).toBe(200);
+    const readiness = (await ready.json()) as { status: string; loadShedding: Record<string, unknown> };
+    expect(readiness.status).toBe('ready');
+    expect(readiness.loadShedding).toMatchObject({
+      underPressure: true,
+      reason: 'heapUsedBytes',
+      heapUsedBytes: expect.any(Number),
+      rssBytes: expect.any(Number),
+      limits: { maxHeapUsedBytes: 1, retryAfterSeconds: 7 },
+    });
+    const metrics = await fetch(`${h.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toMatch(/junction_load_shed_total\{reason="heapUsedBytes",transport="http"\} 2/);
+    expect(text).toMatch(/^junction_load_shedding 1$/m);
+  });
+
+  it('refuses new WebSocket connections with the same 503 and Retry-After', async () => {
+    h = await startHarness({
+      env: {
+        LOAD_SHED_MAX_HEAP_USED_BYTES: '1',
+        LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
+        LOAD_SHED_SAMPLE_INTERVAL_MS: '100',
+      },
+    });
+    await until(() => h!.app.load.state().underPressure);
+    const refusal = await upgradeRefusal(h.url);
+    expect(refusal.status).toBe(503);
+    expect(refusal.retryAfter).toBe('2');
+    expect(JSON.parse(refusal.body).errors[0].extensions).toEqual({
+      code: 'SERVICE_OVERLOADED',
+      retryAfter: 2,
+    });
+    expect(await h.app.metrics.text()).toMatch(
+      /junction_load_shed_total\{reason="heapUsedBytes",transport="ws"\} 1/,
+    );
+  });
+
+  it('sheds while the event loop lags, over HTTP and on an open WebSocket, and serves again once it recovers', async () => {
+    h = await startHarness({
+      env: { LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '50', LOAD_SHED_SAMPLE_INTERVAL_MS: '400' },
+    });
+    const ws = await connectWs(h.url, { token: await h.adminToken() });
+    expect((await h.gql('{ _junction }')).status).toBe(200);
+    expect(h.app.load.state().underPressure).toBe(false);
+
+    blockEventLoop(600);
+    await until(() => h!.app.load.state().underPressure, 2_000);
+    const [shed, refused] = await Promise.all([
+      h.gql('{ _junction }'),
+      ws.subscribe({ query: '{ _junction }' }).ended,
+    ]);
+    expect(shed.status).toBe(503);
+    expect(shed.body.errors?.[0].extensions.code).toBe('SERVICE_OVERLOADED');
+    expect(refused).toMatchObject({
+      kind: 'error',
+      errors: [{ extensions: { code: 'SERVICE_OVERLOADED', retryAfter: 2 } }],
+    });
+    expect(h.app.load.state().reason).toBe('eventLoopDelay');
+    // Operations already admitted are not affected; the socket stays open.
+    expect(ws.socket.readyState).toBe(ws.socket.OPEN);
+
+    await until(() => !h!.app.load.state().underPressure, 3_000);
+    expect((await h.gql('{ _junction }')).status).toBe(200);
+    expect(await ws.subscribe({ query: '{ _junction }' }).ended).toEqual({ kind: 'complete' });
+    await ws.close();
+  });
+
+  it('never sheds with the defaults in normal use', async () => {
+    h = await startHarness();
+    expect(h.app.load.state().limits).toEqual({
+      maxEventLoopDelayMs: 1000,
+      maxEventLoopUtilization: 0,
+      maxHeapUsedBytes: 0,
+      maxRssBytes: 0,
+      retryAfterSeconds: 2,
+      sampleIntervalMs: 500,
+    });
+    for (let i = 0; i < 20; i += 1) expect((await h.gql('{ user(id: "usr_0001") { id } }')).status).toBe(200);
+    expect(h.app.load.state().underPressure).toBe(false);
+  });
+});
