@@ -102,6 +102,13 @@ export interface Config {
    * /metrics are always served. Every threshold: 0 turns it off.
    */
   loadShedding: {
+    /**
+     * HTTP requests served at once (webhooks included; liveness, readiness, metrics and WebSocket
+     * operations not). Beyond, each new request is shed at once. Default 1024. Trap: set it near
+     * capacity × the latency you accept (Little's law), not far above, or it sheds only once every
+     * request is already slow.
+     */
+    maxInFlight: number;
     /** Mean event-loop delay over the last sample, in ms. Default 1000 ms. */
     maxEventLoopDelayMs: number;
     /** Event-loop utilisation over the last sample, 0..1. Default 0 (off). Trap: 1 never trips. */
@@ -605,6 +612,12 @@ export function loadConfig(
       webhookGraceSeconds,
     },
     loadShedding: {
+      maxInFlight: parse(
+        'LOAD_SHED_MAX_IN_FLIGHT',
+        int(0, 1_000_000),
+        1024,
+        'an integer 0..1000000 (0 turns it off)',
+      ),
       maxEventLoopDelayMs: parse(
         'LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS',
         int(0, 60_000),

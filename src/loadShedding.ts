@@ -7,10 +7,15 @@
 // The WebSocket follows the same rule (subscriptions.ts refuses upgrades, the edge refuses
 // operations, through `overloaded()`).
 import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Config } from './config.js';
 
-export type PressureReason = 'eventLoopDelay' | 'eventLoopUtilization' | 'heapUsedBytes' | 'rssBytes';
+export type PressureReason =
+  | 'inFlight'
+  | 'eventLoopDelay'
+  | 'eventLoopUtilization'
+  | 'heapUsedBytes'
+  | 'rssBytes';
 
 /** Routes never shed: liveness, readiness, metrics. */
 const ALWAYS_SERVED = new Set(['/healthz', '/readyz', '/metrics']);
@@ -20,6 +25,8 @@ export interface LoadState {
   underPressure: boolean;
   /** The first measure over its threshold, when shedding. */
   reason: PressureReason | undefined;
+  /** HTTP requests being served now (liveness, readiness and metrics not counted). */
+  inFlight: number;
   /** Mean event-loop delay over the last sample, in ms. */
   eventLoopDelayMs: number;
   /** Event-loop utilisation over the last sample, 0..1. */
@@ -68,6 +75,11 @@ export async function registerLoadShedding(
 ): Promise<LoadShedder> {
   const { limits } = options;
   const retryAfter = limits.retryAfterSeconds;
+  const refuse = (reply: FastifyReply, reason: PressureReason) => {
+    options.onShed?.(reason, 'http');
+    // Answered here: the hooks and handler that follow are skipped for a sent reply.
+    void reply.code(503).header('retry-after', String(retryAfter)).send(overloadedBody(retryAfter));
+  };
   await server.register(underPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     maxEventLoopUtilization: limits.maxEventLoopUtilization,
@@ -79,13 +91,28 @@ export async function registerLoadShedding(
     retryAfter,
     pressureHandler: (request, reply, type) => {
       if (ALWAYS_SERVED.has(request.routeOptions.url ?? '')) return; // served as usual
-      options.onShed?.(type as PressureReason, 'http');
-      // Answered here: the hooks and handler that follow are skipped for a sent reply.
-      void reply.code(503).header('retry-after', String(retryAfter)).send(overloadedBody(retryAfter));
+      refuse(reply, type as PressureReason);
     },
   });
 
+  // Requests in flight: a bound on concurrent work is a bound on its latency (Little's law), and it
+  // acts on each request, where the sampled measures above act a sample late, all or nothing.
+  let inFlight = 0;
+  if (limits.maxInFlight > 0) {
+    server.addHook('onRequest', (request, reply, done) => {
+      if (ALWAYS_SERVED.has(request.routeOptions.url ?? '')) return done();
+      if (inFlight >= limits.maxInFlight) return refuse(reply, 'inFlight');
+      inFlight += 1;
+      // 'close' comes once, whether the response finished or the client went away.
+      reply.raw.once('close', () => {
+        inFlight -= 1;
+      });
+      done();
+    });
+  }
+
   const reasonOf = (m: ReturnType<FastifyInstance['memoryUsage']>): PressureReason | undefined => {
+    if (limits.maxInFlight > 0 && inFlight >= limits.maxInFlight) return 'inFlight';
     // The same order as under-pressure's own check.
     if (limits.maxEventLoopDelayMs > 0 && m.eventLoopDelay > limits.maxEventLoopDelayMs)
       return 'eventLoopDelay';
@@ -107,6 +134,7 @@ export async function registerLoadShedding(
       return {
         underPressure: reason !== undefined,
         reason,
+        inFlight,
         // Infinity until a first sample with data (under-pressure's own convention): shown as null in JSON.
         eventLoopDelayMs: m.eventLoopDelay,
         eventLoopUtilization: m.eventLoopUtilized,

@@ -147,6 +147,7 @@ describe('load shedding', () => {
   it('never sheds with the defaults in normal use', async () => {
     h = await startHarness();
     expect(h.app.load.state().limits).toEqual({
+      maxInFlight: 1024,
       maxEventLoopDelayMs: 1000,
       maxEventLoopUtilization: 0,
       maxHeapUsedBytes: 0,
@@ -156,5 +157,39 @@ describe('load shedding', () => {
     });
     for (let i = 0; i < 20; i += 1) expect((await h.gql('{ user(id: "usr_0001") { id } }')).status).toBe(200);
     expect(h.app.load.state().underPressure).toBe(false);
+  });
+});
+
+describe('requests in flight', () => {
+  it('sheds the request beyond LOAD_SHED_MAX_IN_FLIGHT at once, and counts each one out when it ends', async () => {
+    h = await startHarness({ env: { LOAD_SHED_MAX_IN_FLIGHT: '3', USERS_CACHE_TTL_SECONDS: '0' } });
+    h.users.faults.add({ match: { path: /^\/users/ }, latencyMs: 300 });
+    const slow = Array.from({ length: 3 }, (_, i) => h!.gql(`{ user(id: "usr_000${i + 1}") { id } }`));
+    await until(() => h!.app.load.state().inFlight === 3);
+    const shed = await h.gql('{ _junction }');
+    expect(shed.status).toBe(503);
+    expect(shed.body.errors?.[0].extensions).toEqual({ code: 'SERVICE_OVERLOADED', retryAfter: 2 });
+    expect(h.app.load.state()).toMatchObject({ underPressure: true, reason: 'inFlight', inFlight: 3 });
+    // Health, readiness and metrics are not counted and never shed.
+    expect((await fetch(`${h.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${h.url}/metrics`)).status).toBe(200);
+    for (const res of await Promise.all(slow)) expect(res.status).toBe(200);
+    await until(() => h!.app.load.state().inFlight === 0);
+    expect((await h.gql('{ _junction }')).status).toBe(200);
+    // A client that goes away is counted out too.
+    const aborted = new AbortController();
+    const gone = fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await h.adminToken()}` },
+      body: JSON.stringify({ query: '{ user(id: "usr_0009") { id } }' }),
+      signal: aborted.signal,
+    }).catch(() => undefined);
+    await until(() => h!.app.load.state().inFlight === 1);
+    aborted.abort();
+    await gone;
+    await until(() => h!.app.load.state().inFlight === 0);
+    expect(await h.app.metrics.text()).toMatch(
+      /junction_load_shed_total\{reason="inFlight",transport="http"\} 1/,
+    );
   });
 });

@@ -27,6 +27,7 @@ const ecKey = () =>
 describe('load shedding configuration', () => {
   it('has defaults that do not trip in normal use, and reads every threshold', () => {
     expect(loadConfig({}).loadShedding).toEqual({
+      maxInFlight: 1024,
       maxEventLoopDelayMs: 1000,
       maxEventLoopUtilization: 0,
       maxHeapUsedBytes: 0,
@@ -36,6 +37,7 @@ describe('load shedding configuration', () => {
     });
     expect(
       loadConfig({
+        LOAD_SHED_MAX_IN_FLIGHT: '64',
         LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
         LOAD_SHED_MAX_EVENT_LOOP_UTILIZATION: '0.95',
         LOAD_SHED_MAX_HEAP_USED_BYTES: '1073741824',
@@ -44,6 +46,7 @@ describe('load shedding configuration', () => {
         LOAD_SHED_SAMPLE_INTERVAL_MS: '250',
       }).loadShedding,
     ).toEqual({
+      maxInFlight: 64,
       maxEventLoopDelayMs: 0,
       maxEventLoopUtilization: 0.95,
       maxHeapUsedBytes: 1_073_741_824,
