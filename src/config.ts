@@ -109,7 +109,11 @@ export interface Config {
      * request is already slow.
      */
     maxInFlight: number;
-    /** Mean event-loop delay over the last sample, in ms. Default 1000 ms. */
+    /**
+     * Mean event-loop delay over the last sample, in ms. Default 0 (off). Trap: it acts a sample late
+     * and sheds everything while over, so a short burst (a flood of WebSocket messages) can shed
+     * unrelated requests; prefer maxInFlight, and keep this well above normal lag (e.g. 500 ms).
+     */
     maxEventLoopDelayMs: number;
     /** Event-loop utilisation over the last sample, 0..1. Default 0 (off). Trap: 1 never trips. */
     maxEventLoopUtilization: number;
@@ -621,7 +625,7 @@ export function loadConfig(
       maxEventLoopDelayMs: parse(
         'LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS',
         int(0, 60_000),
-        1_000, // 1 s
+        0, // off
         'milliseconds 0..60000 (0 turns it off)',
       ),
       maxEventLoopUtilization: parse(

@@ -36,7 +36,7 @@ const cfg = {
   overload: num('BENCH_SHED_OVERLOAD', 2),
   /** The thresholds of the "on" run: requests in flight, and the default event-loop delay. */
   maxInFlight: num('BENCH_SHED_MAX_IN_FLIGHT', 64),
-  maxEventLoopDelayMs: num('BENCH_SHED_MAX_EVENT_LOOP_DELAY_MS', 1000),
+  maxEventLoopDelayMs: Number(process.env.BENCH_SHED_MAX_EVENT_LOOP_DELAY_MS ?? 0),
   pin: process.env.BENCH_PIN !== '0',
   sutCpus: process.env.BENCH_SUT_CPUS ?? '1',
   loadCpus: process.env.BENCH_LOAD_CPUS ?? '0',

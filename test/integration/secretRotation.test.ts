@@ -39,7 +39,8 @@ let twilio: TwilioSimulator;
 let sendgrid: SendGridSimulator;
 const logLines: Array<Record<string, unknown> & { msg: string }> = [];
 let rawLog = '';
-/** The secrets' clock: real time plus an offset the test moves. */
+/** The secrets' clock (grace periods only; signatures use real time): still until the test moves it. */
+const startedAt = Date.now();
 let offsetMs = 0;
 
 const secrets = {
@@ -138,7 +139,7 @@ beforeAll(async () => {
     TWILIO_RATE_LIMIT_PER_SECOND: '10000',
     SENDGRID_RATE_LIMIT_PER_SECOND: '10000',
   };
-  const config = loadConfig(env, undefined, { now: () => Date.now() + offsetMs });
+  const config = loadConfig(env, undefined, { now: () => startedAt + offsetMs });
   const providers = await startProviders(config, {});
   expect(providers.simulators).toEqual([]);
   const logger = pino(

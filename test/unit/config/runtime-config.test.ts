@@ -28,7 +28,7 @@ describe('load shedding configuration', () => {
   it('has defaults that do not trip in normal use, and reads every threshold', () => {
     expect(loadConfig({}).loadShedding).toEqual({
       maxInFlight: 1024,
-      maxEventLoopDelayMs: 1000,
+      maxEventLoopDelayMs: 0,
       maxEventLoopUtilization: 0,
       maxHeapUsedBytes: 0,
       maxRssBytes: 0,
