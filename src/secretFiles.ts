@@ -15,12 +15,8 @@ import { type FileSecret, isSecret, isSecretValueError, type OfferOutcome } from
 export type ReloadTrigger = 'watch' | 'poll' | 'SIGHUP' | 'manual';
 
 export interface SecretFilesObserver {
-  /** The file's new value is in use (`changed`), or was read but needs a restart (`restart-required`). */
-  changed(
-    secret: FileSecret<unknown>,
-    outcome: Exclude<OfferOutcome, 'unchanged' | 'invalid'>,
-    trigger: ReloadTrigger,
-  ): void;
+  /** The file's new value is in use. */
+  changed(secret: FileSecret<unknown>, trigger: ReloadTrigger): void;
   /** The file holds a value that does not validate: the current value stays. `problem` never holds the value. */
   invalid(secret: FileSecret<unknown>, problem: string, trigger: ReloadTrigger): void;
   /** The file cannot be read (reported once until it can be again): the current value stays. */
@@ -131,8 +127,7 @@ export class SecretFiles {
         this.failing.delete(secret);
         try {
           const outcome = secret.offer(text);
-          if (outcome === 'changed' || outcome === 'restart-required')
-            observer?.changed(secret, outcome, trigger);
+          if (outcome === 'changed') observer?.changed(secret, trigger);
           return { variable: secret.variable, outcome };
         } catch (error) {
           if (!isSecretValueError(error)) throw error;
@@ -172,19 +167,11 @@ export function collectFileSecrets(...roots: unknown[]): FileSecret<unknown>[] {
 
 /** One log line per change, naming the variable and never the value, and a metric per outcome. */
 export function reportSecretChanges(
-  logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+  logger: Pick<Logger, 'info' | 'error'>,
   metrics?: Pick<Metrics, 'secretReload'>,
 ): SecretFilesObserver {
   return {
-    changed(secret, outcome, trigger) {
-      if (outcome === 'restart-required') {
-        metrics?.secretReload(secret.variable, 'restart_required');
-        logger.warn(
-          { secret: secret.variable, file: secret.file, trigger },
-          `${secret.variable} changed; it is read once: restart Junction to use the new value`,
-        );
-        return;
-      }
+    changed(secret, trigger) {
       metrics?.secretReload(secret.variable, 'changed');
       logger.info(
         { secret: secret.variable, file: secret.file, trigger, version: secret.version },

@@ -28,11 +28,6 @@ export interface Secret<T = string> {
   readonly variable: string;
   /** The file it is read from (`<variable>_FILE`), or undefined for a value given directly. */
   readonly file: string | undefined;
-  /**
-   * False for a secret read once at startup whose file is still watched so a change can be logged
-   * as needing a restart (DATABASE_URL). Default true.
-   */
-  readonly live: boolean;
   /** Changes taken so far; 0 until the first one. */
   readonly version: number;
   /** The value to use now. */
@@ -81,8 +76,6 @@ export interface FileSecretOptions<T> {
   parse?: ((text: string) => T) | undefined;
   /** How long the replaced value stays `previous()` after a change, in ms. Default 0 (not at all). */
   graceMs?: number | undefined;
-  /** False: the change is reported but not taken (the value is read once at startup). Default true. */
-  live?: boolean | undefined;
   /** Clock for the grace period, in epoch ms. Default Date.now. */
   now?: (() => number) | undefined;
 }
@@ -93,7 +86,7 @@ export function fileSecret<T>(options: FileSecretOptions<T>): FileSecret<T> {
 }
 
 /** What became of a text offered to a file secret. */
-export type OfferOutcome = 'unchanged' | 'changed' | 'restart-required' | 'invalid';
+export type OfferOutcome = 'unchanged' | 'changed' | 'invalid';
 
 export interface FileSecret<T = string> extends Secret<T> {
   readonly file: string;
@@ -111,7 +104,6 @@ interface SourceOptions<T> {
   raw: string | undefined;
   parse?: ((text: string) => T) | undefined;
   graceMs?: number | undefined;
-  live?: boolean | undefined;
   now?: (() => number) | undefined;
 }
 
@@ -119,7 +111,6 @@ class SourceSecret<T> implements Secret<T> {
   readonly [SECRET] = true as const;
   readonly variable: string;
   readonly file: string | undefined;
-  readonly live: boolean;
   private value: T;
   private raw: string | undefined;
   private replaced: { value: T; until: number } | undefined;
@@ -134,7 +125,6 @@ class SourceSecret<T> implements Secret<T> {
     this.file = options.file;
     this.value = options.value;
     this.raw = options.raw;
-    this.live = options.live ?? true;
     this.parse = options.parse ?? ((text) => nonEmpty(text) as T);
     this.graceMs = Math.max(0, options.graceMs ?? 0);
     this.now = options.now ?? Date.now;
@@ -178,7 +168,6 @@ class SourceSecret<T> implements Secret<T> {
       throw new SecretValueError(this.variable, error instanceof Error ? error.message : 'invalid value');
     }
     this.raw = text;
-    if (!this.live) return 'restart-required';
     const old = this.value;
     this.value = next;
     this.replaced = this.graceMs > 0 ? { value: old, until: this.now() + this.graceMs } : undefined;
@@ -212,9 +201,6 @@ class MappedSecret<S, T> implements Secret<T> {
   }
   get file(): string | undefined {
     return this.source.file;
-  }
-  get live(): boolean {
-    return this.source.live;
   }
   get version(): number {
     return this.source.version;

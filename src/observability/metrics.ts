@@ -131,7 +131,7 @@ export class Metrics {
     });
     this.secretReloads = new Counter({
       name: 'junction_secret_reloads_total',
-      help: 'Secret files read again with a different content, by variable and outcome: changed (in use), invalid or unreadable (the old value stays), restart_required.',
+      help: 'Secret files read again with a different content, by variable and outcome: changed (in use), invalid or unreadable (the old value stays).',
       labelNames: ['secret', 'outcome'],
       registers,
     });
@@ -242,7 +242,7 @@ export class Metrics {
   }
 
   /** A secret file was read again and differed (`secret` is the variable name, never the value). */
-  secretReload(secret: string, outcome: 'changed' | 'invalid' | 'unreadable' | 'restart_required'): void {
+  secretReload(secret: string, outcome: 'changed' | 'invalid' | 'unreadable'): void {
     this.secretReloads.inc({ secret, outcome });
   }
 

@@ -28,7 +28,7 @@ function secretAt(file: string, value: string, parse?: (text: string) => string)
 function recorder() {
   const events: string[] = [];
   const observer: SecretFilesObserver = {
-    changed: (s, outcome, trigger) => events.push(`${s.variable} ${outcome} ${trigger}`),
+    changed: (s, trigger) => events.push(`${s.variable} changed ${trigger}`),
     invalid: (s, problem, trigger) => events.push(`${s.variable} invalid ${trigger}: ${problem}`),
     unreadable: (s, code, trigger) => events.push(`${s.variable} unreadable ${trigger}: ${code}`),
   };

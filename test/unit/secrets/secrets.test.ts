@@ -1,5 +1,5 @@
 // secrets.ts: a Secret handle's current value, the replaced value within its grace period (an
-// injected clock), validation that keeps the old value, restart-only secrets, and derived views.
+// injected clock), validation that keeps the old value, and derived views.
 import { describe, expect, it, vi } from 'vitest';
 import {
   fileSecret,
@@ -105,16 +105,6 @@ describe('fileSecret', () => {
     expect(s.version).toBe(0);
     // The invalid text is not remembered as seen: fixing the file back to it is not a change either.
     expect(s.offer('old-secret')).toBe('unchanged');
-  });
-
-  it('a restart-only secret reports the change and keeps serving the value it started with', () => {
-    const s = fileSecret({ variable: 'DATABASE_URL', file: '/f', raw: 'a', value: 'a', live: false });
-    const listener = vi.fn();
-    s.onChange(listener);
-    expect(s.offer('b')).toBe('restart-required');
-    expect(s.current()).toBe('a');
-    expect(listener).not.toHaveBeenCalled();
-    expect(s.offer('b')).toBe('unchanged');
   });
 
   it('tells every listener even when one throws, then rethrows the failure', () => {
