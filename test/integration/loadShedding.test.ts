@@ -2,6 +2,8 @@
 // sample exceeds; a blocked event loop), then what clients see: 503 + Retry-After + SERVICE_OVERLOADED
 // before any upstream call, over HTTP and the WebSocket (upgrade and subscribe), while /healthz,
 // /readyz (with the measures) and /metrics are still served; and recovery once the pressure is gone.
+
+import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Harness, startHarness } from '../helpers/harness.js';
@@ -191,5 +193,36 @@ describe('requests in flight', () => {
     expect(await h.app.metrics.text()).toMatch(
       /junction_load_shed_total\{reason="inFlight",transport="http"\} 1/,
     );
+  });
+});
+
+describe('a shed request on a kept-alive connection', () => {
+  it('is answered without reading its body, and the connection serves the next request', async () => {
+    h = await startHarness({ env: { LOAD_SHED_MAX_IN_FLIGHT: '1', USERS_CACHE_TTL_SECONDS: '0' } });
+    h.users.faults.add({ match: { path: /^\/users/ }, latencyMs: 500, times: 1 });
+    const slow = h.gql('{ user(id: "usr_0001") { id } }');
+    await until(() => h!.app.load.state().inFlight === 1);
+    const client = new Client(h.url, { pipelining: 1 });
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${await h.adminToken()}` };
+    try {
+      const big = JSON.stringify({ query: '{ _junction }', padding: 'x'.repeat(500_000) });
+      for (let i = 0; i < 3; i += 1) {
+        const shed = await client.request({ path: '/graphql', method: 'POST', headers, body: big });
+        expect(shed.statusCode).toBe(503);
+        await shed.body.text();
+      }
+      expect((await slow).status).toBe(200);
+      await until(() => h!.app.load.state().inFlight === 0);
+      const served = await client.request({
+        path: '/graphql',
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query: '{ _junction }' }),
+      });
+      expect(served.statusCode).toBe(200);
+      await served.body.text();
+    } finally {
+      await client.close();
+    }
   });
 });
