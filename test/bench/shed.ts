@@ -4,7 +4,7 @@
 // (503) requests per second, and the latency percentiles of each. Bounded: every run lasts
 // BENCH_SHED_DURATION_S and targets 127.0.0.1 only. Writes bench-results/shed.{json,md}.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import {
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   const report = { capacityRps: capacity, loadAverage, config: cfg, results };
   writeFileSync(join(outDir, 'shed.json'), `${JSON.stringify(report, null, 2)}\n`);
   const md = [
-    `S8 load shedding: Junction pinned to one core, capacity ${capacity.toFixed(0)} req/s (closed loop, 50 connections); offered ${results[0]?.offeredRps ?? 0} req/s open loop over ${cfg.connections} connections for ${cfg.durationS} s. Machine load average at the end (1, 5, 15 min): ${loadAverage.join(', ')} on ${availableParallelism()} CPUs.`,
+    `S8 load shedding: Junction pinned to one core, capacity ${capacity.toFixed(0)} req/s (closed loop, 50 connections); offered ${results[0]?.offeredRps ?? 0} req/s open loop over ${cfg.connections} connections for ${cfg.durationS} s. Machine load average at the end (1, 5, 15 min): ${loadAverage.join(', ')} on ${cpus().length} CPUs.`,
     '',
     '| run | accepted req/s | accepted p50 / p95 / p99 / max (ms) | shed req/s | shed p99 (ms) | timeouts |',
     '|---|---|---|---|---|---|',
