@@ -4,7 +4,14 @@
 // (webhook signatures, client JWTs) also accept `previous()` for a grace period after a change.
 // Watching the files is SecretFiles' job (secretFiles.ts); this module holds no I/O.
 
+import { inspect } from 'node:util';
+
 const SECRET = Symbol('junction.secret');
+
+/** What a Secret shows of itself when logged, serialised or inspected: never its value. */
+function redacted(secret: Secret<unknown>) {
+  return { secret: secret.variable, ...(secret.file ? { file: secret.file } : {}), value: '[redacted]' };
+}
 
 /** Why an offered value was not taken. Messages name the variable, never the value. */
 export class SecretValueError extends Error {
@@ -159,6 +166,14 @@ class SourceSecret<T> implements Secret<T> {
     return new MappedSecret(this, fn);
   }
 
+  toJSON() {
+    return redacted(this);
+  }
+
+  [inspect.custom]() {
+    return redacted(this);
+  }
+
   offer(text: string): OfferOutcome {
     if (text === this.raw) return 'unchanged';
     let next: T;
@@ -225,6 +240,14 @@ class MappedSecret<S, T> implements Secret<T> {
 
   map<U>(fn: (value: T) => U): Secret<U> {
     return new MappedSecret(this, fn);
+  }
+
+  toJSON() {
+    return redacted(this);
+  }
+
+  [inspect.custom]() {
+    return redacted(this);
   }
 
   private view(value: S): T {

@@ -148,3 +148,25 @@ describe('Secret.map', () => {
     expect(view.previous()).toBeUndefined();
   });
 });
+
+describe('a Secret logged, serialised or inspected', () => {
+  it('shows its variable and file, never its value', async () => {
+    const { inspect } = await import('node:util');
+    const s = fileSecret({
+      variable: 'STRIPE_SECRET_KEY',
+      file: '/run/k',
+      raw: 'sk_live_hidden',
+      value: 'sk_live_hidden',
+    });
+    const config = { stripe: { secretKey: s, view: s.map((v) => `Bearer ${v}`) } };
+    for (const shown of [JSON.stringify(config), inspect(config, { depth: 5 }), String(JSON.stringify(s))]) {
+      expect(shown).not.toContain('sk_live_hidden');
+      expect(shown).toContain('STRIPE_SECRET_KEY');
+    }
+    expect(JSON.parse(JSON.stringify(s))).toEqual({
+      secret: 'STRIPE_SECRET_KEY',
+      file: '/run/k',
+      value: '[redacted]',
+    });
+  });
+});
