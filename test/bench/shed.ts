@@ -16,7 +16,7 @@ import {
   tasksetAvailable,
 } from './lib/child.js';
 import { clientToken } from './lib/clientToken.js';
-import { percentile } from './lib/load.js';
+import { cpuTicks, percentile } from './lib/load.js';
 import { body, byIdsQuery, zipf } from './lib/queries.js';
 import { BENCH_JWT_SECRET, systemEnv } from './lib/systems.js';
 import type { SimsInfo } from './sims.js';
@@ -33,11 +33,17 @@ const cfg = {
   warmupS: num('BENCH_SHED_WARMUP_S', 3),
   /** Connections the open-loop load is spread over (the most requests that can be outstanding). */
   connections: num('BENCH_SHED_CONNECTIONS', 400),
+  /**
+   * Users per query (cached after the warm-up): enough resolver work per request that Junction,
+   * not the load generator sharing a core with the simulators, is what saturates.
+   */
+  idsPerQuery: num('BENCH_SHED_IDS', 20),
   /** Offered rate as a multiple of the capacity measured first. */
   overload: num('BENCH_SHED_OVERLOAD', 2),
   /** The thresholds of the "on" run: requests in flight, and the default event-loop delay. */
   maxInFlight: num('BENCH_SHED_MAX_IN_FLIGHT', 64),
   maxEventLoopDelayMs: Number(process.env.BENCH_SHED_MAX_EVENT_LOOP_DELAY_MS ?? 0),
+  sampleIntervalMs: num('BENCH_SHED_SAMPLE_INTERVAL_MS', 500),
   pin: process.env.BENCH_PIN !== '0',
   sutCpus: process.env.BENCH_SUT_CPUS ?? '1',
   loadCpus: process.env.BENCH_LOAD_CPUS ?? '0',
@@ -45,6 +51,7 @@ const cfg = {
 };
 
 const ms = (value: number) => (Number.isNaN(value) ? '-' : value.toFixed(1));
+const pct = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(0)} %`);
 const log = (message: string) => process.stderr.write(`[bench:shed] ${message}\n`);
 
 interface RunResult {
@@ -56,6 +63,14 @@ interface RunResult {
   otherStatuses: number;
   errors: number;
   timeouts: number;
+  /** CPU used during the run, in % of one core: Junction, and the load generator (this process). */
+  junctionCpuPct: number | undefined;
+  loadGeneratorCpuPct: number | undefined;
+}
+
+/** % of one core used between two readings of cpuTicks (100 ticks a second on Linux). */
+function cpuPct(before: number | undefined, after: number | undefined, seconds: number): number | undefined {
+  return before === undefined || after === undefined ? undefined : (after - before) / seconds;
 }
 
 function stats(latencies: number[]) {
@@ -134,7 +149,9 @@ async function main(): Promise<void> {
     authorization: `Bearer ${await clientToken(BENCH_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 })}`,
   };
   const draw = zipf(1.1, 31);
-  const bodies = Array.from({ length: 5000 }, () => body(byIdsQuery(Array.from({ length: 5 }, draw))));
+  const bodies = Array.from({ length: 5000 }, () =>
+    body(byIdsQuery(Array.from({ length: cfg.idsPerQuery }, draw))),
+  );
   const results: RunResult[] = [];
   let capacity = 0;
   try {
@@ -152,6 +169,7 @@ async function main(): Promise<void> {
     const on = {
       LOAD_SHED_MAX_IN_FLIGHT: String(cfg.maxInFlight),
       LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: String(cfg.maxEventLoopDelayMs),
+      LOAD_SHED_SAMPLE_INTERVAL_MS: String(cfg.sampleIntervalMs),
     };
     // Capacity: closed loop, shedding off, enough connections to keep the core busy.
     {
@@ -170,7 +188,7 @@ async function main(): Promise<void> {
     for (const [label, env] of [
       ['shedding off', off],
       [
-        `shedding on (LOAD_SHED_MAX_IN_FLIGHT=${cfg.maxInFlight}, LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS=${cfg.maxEventLoopDelayMs})`,
+        `shedding on (LOAD_SHED_MAX_IN_FLIGHT=${cfg.maxInFlight}, LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS=${cfg.maxEventLoopDelayMs}, LOAD_SHED_SAMPLE_INTERVAL_MS=${cfg.sampleIntervalMs})`,
         on,
       ],
     ] as const) {
@@ -178,6 +196,7 @@ async function main(): Promise<void> {
       try {
         const url = (await child.ready).url as string;
         await load(url, headers, bodies, cfg.warmupS, 50);
+        const ticks = [cpuTicks(child.pid), cpuTicks(process.pid)];
         const { byStatus, result } = await load(
           url,
           headers,
@@ -186,6 +205,8 @@ async function main(): Promise<void> {
           cfg.connections,
           offered,
         );
+        const junctionCpuPct = cpuPct(ticks[0], cpuTicks(child.pid), result.duration);
+        const loadGeneratorCpuPct = cpuPct(ticks[1], cpuTicks(process.pid), result.duration);
         const ok = byStatus.get(200) ?? [];
         const shed = byStatus.get(503) ?? [];
         const other = [...byStatus.entries()]
@@ -200,6 +221,8 @@ async function main(): Promise<void> {
           otherStatuses: other,
           errors: result.errors,
           timeouts: result.timeouts,
+          junctionCpuPct,
+          loadGeneratorCpuPct,
         };
         results.push(r);
         log(
@@ -221,11 +244,11 @@ async function main(): Promise<void> {
   const md = [
     `S8 load shedding: Junction pinned to one core, capacity ${capacity.toFixed(0)} req/s (closed loop, 50 connections); offered ${results[0]?.offeredRps ?? 0} req/s open loop over ${cfg.connections} connections for ${cfg.durationS} s. Machine load average at the end (1, 5, 15 min): ${loadAverage.join(', ')} on ${cpus().length} CPUs.`,
     '',
-    '| run | accepted req/s | accepted p50 / p95 / p99 / max (ms) | shed req/s | shed p99 (ms) | timeouts |',
-    '|---|---|---|---|---|---|',
+    '| run | accepted req/s | accepted p50 / p95 / p99 / max (ms) | shed req/s | shed p99 (ms) | timeouts | CPU Junction / load generator |',
+    '|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.label} | ${r.accepted.rps.toFixed(0)} | ${[r.accepted.p50, r.accepted.p95, r.accepted.p99, r.accepted.max].map(ms).join(' / ')} | ${r.shed.rps.toFixed(0)} | ${ms(r.shed.p99)} | ${r.timeouts} |`,
+        `| ${r.label} | ${r.accepted.rps.toFixed(0)} | ${[r.accepted.p50, r.accepted.p95, r.accepted.p99, r.accepted.max].map(ms).join(' / ')} | ${r.shed.rps.toFixed(0)} | ${ms(r.shed.p99)} | ${r.timeouts} | ${pct(r.junctionCpuPct)} / ${pct(r.loadGeneratorCpuPct)} |`,
     ),
     '',
   ].join('\n');
