@@ -8,9 +8,17 @@ import type { Edge } from './graphql/edge.js';
 import { registerGraphQL } from './graphql/server.js';
 import type { SubscriptionServer } from './graphql/subscriptions.js';
 import { createHttpServer } from './httpServer.js';
+import { type LoadShedder, registerLoadShedding } from './loadShedding.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createTracing, logExportHealth, type Tracing } from './observability/tracing.js';
+import {
+  type CheckResult,
+  collectFileSecrets,
+  type ReloadTrigger,
+  reportSecretChanges,
+  SecretFiles,
+} from './secretFiles.js';
 import { type BuiltServices, createServices, type ProviderEndpoints } from './services.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
@@ -55,6 +63,10 @@ export interface App {
   demoToken: string | undefined;
   /** Where providers reach this Junction (Twilio callbacks and their signatures); known after listen in demo mode. */
   setPublicBaseUrl(url: string): void;
+  /** Load shedding: its state, and whether new work is refused now. */
+  load: LoadShedder;
+  /** Re-reads every secret given as a file now (main.ts calls it on SIGHUP); watched and polled anyway. */
+  reloadSecrets(trigger?: ReloadTrigger): Promise<CheckResult[]>;
   /** From now on /readyz answers 503 (balancers stop sending traffic); requests are still served. Idempotent. */
   beginDrain(): void;
   /**
@@ -111,6 +123,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
     keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
   });
   const { server } = http;
+  // Registered before every route: an overloaded process refuses new work before reading it.
+  const load = await registerLoadShedding(server, {
+    limits: config.loadShedding,
+    onShed: (reason, transport) => metrics.loadShed(reason, transport),
+  });
+  metrics.watchLoad(load);
+  // Secrets given as files are re-read when they change; consumers read them per use.
+  const secretFiles = new SecretFiles({
+    secrets: collectFileSecrets(config, endpoints),
+    pollIntervalMs: config.secrets.pollIntervalMs,
+    observer: reportSecretChanges(logger, metrics),
+  });
+  secretFiles.start();
   const graphql = await registerGraphQL({
     server,
     settings: config,
@@ -120,6 +145,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics,
     tracing,
     logger: logger as FastifyBaseLogger,
+    overloaded: () => {
+      const overload = load.overloaded();
+      if (overload) metrics.loadShed(overload.reason, 'ws');
+      return overload?.retryAfterSeconds;
+    },
   });
   await registerWebhookRoutes(server, {
     clients: services.clients,
@@ -140,15 +170,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
     reply.type(metrics.contentType).send(await metrics.text()),
   );
   server.get('/readyz', async (_request, reply) => {
-    // A provider outage does not make Junction unready: it still serves every other field.
-    if (http.isDraining()) return reply.code(503).send({ status: 'draining', providers: health.snapshot() });
-    return { status: 'ready', providers: health.snapshot() };
+    // A provider outage does not make Junction unready: it still serves every other field. Nor does
+    // shedding (loadShedding.ts): it is shown, and the replica stays in the balancer.
+    const loadShedding = load.state();
+    if (http.isDraining())
+      return reply.code(503).send({ status: 'draining', providers: health.snapshot(), loadShedding });
+    return { status: 'ready', providers: health.snapshot(), loadShedding };
   });
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       http.beginDrain();
+      secretFiles.close();
       await Promise.all([
         // Stops accepting, waits for requests in flight (new ones on kept-alive sockets get 503), stops Apollo.
         server.close(),
@@ -179,6 +213,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     setPublicBaseUrl: (url) => {
       publicBaseUrl = url;
     },
+    load,
+    reloadSecrets: (trigger = 'manual') => secretFiles.check(trigger),
     beginDrain: http.beginDrain,
     close,
   };

@@ -19,6 +19,7 @@ import {
   oneOf,
   readSection,
   readVariable,
+  rotating,
   secret,
   text,
   url,
@@ -26,9 +27,11 @@ import {
 } from './configSchema.js';
 import { generateDemoSecret } from './demoState.js';
 import { ROUTER_SECRET_MAX_LENGTH, ROUTER_SECRET_MIN_LENGTH } from './graphql/federation.js';
+import { type LoadSheddingLimits, loadSheddingFields } from './loadShedding.js';
 import { readTracingConfig, type TracingConfig } from './observability/tracingConfig.js';
 import type { AnyProviderModule, ProviderConfig, RemoteValues } from './providers/module.js';
 import { type ProviderName, providerModules } from './providers/registry.js';
+import { fixedSecret, type Secret } from './secrets.js';
 import { readStateConfig, type StateConfig, stateFields } from './state/config.js';
 import { policyFields, upstreamFields } from './upstream/config.js';
 
@@ -60,13 +63,16 @@ export const coreFields = {
 };
 
 export const jwtFields = {
-  secret: secret('JWT_SECRET', {
-    min: MIN_JWT_SECRET_BYTES,
-    max: 4096,
-    expected: `at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 key strength), at most 4096`,
-    defaultDoc: 'demo mode (loopback, all simulators): generated once into `.junction/demo-secrets.json`',
-    doc: 'HS256 secret client bearer tokens are verified with; or `JWT_JWKS_URL`. Required in production, and whenever a provider is remote or `HOST` is not loopback.',
-  }),
+  secret: rotating(
+    secret('JWT_SECRET', {
+      min: MIN_JWT_SECRET_BYTES,
+      max: 4096,
+      expected: `at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 key strength), at most 4096`,
+      defaultDoc: 'demo mode (loopback, all simulators): generated once into `.junction/demo-secrets.json`',
+      doc: 'HS256 secret client bearer tokens are verified with; or `JWT_JWKS_URL`. Required in production, and whenever a provider is remote or `HOST` is not loopback.',
+    }),
+    'jwt',
+  ),
   jwksUrl: url('JWT_JWKS_URL', {
     doc: 'JWKS URL client tokens are verified against (RS256, ES256, PS256, EdDSA).',
   }),
@@ -200,12 +206,40 @@ export const graphqlFields = {
     default: 100,
     doc: 'Query cost one request covers: an operation counts as ⌈cost / this⌉ requests (at least 1), so clients sending expensive queries run out first.',
   }),
-  routerSecret: secret('ROUTER_SECRET', {
-    min: ROUTER_SECRET_MIN_LENGTH,
-    max: ROUTER_SECRET_MAX_LENGTH,
-    unit: 'characters',
-    defaultDoc: 'unset: in production only admins read `_service`',
-    doc: 'Shared secret a router or composition tool sends in `x-router-secret` to read `_service { sdl }` in production.',
+  routerSecret: rotating(
+    secret('ROUTER_SECRET', {
+      min: ROUTER_SECRET_MIN_LENGTH,
+      max: ROUTER_SECRET_MAX_LENGTH,
+      unit: 'characters',
+      defaultDoc: 'unset: in production only admins read `_service`',
+      doc: 'Shared secret a router or composition tool sends in `x-router-secret` to read `_service { sdl }` in production.',
+    }),
+    'none',
+  ),
+};
+
+export const secretFields = {
+  webhookGraceSeconds: integer('WEBHOOK_SECRET_GRACE_SECONDS', {
+    min: 0,
+    max: 604_800,
+    default: 3_600, // 1 h
+    unit: 's',
+    doc: 'After a webhook secret file changes (a signing secret, an auth token, a verification key), deliveries signed with the old one are still accepted this long.',
+  }),
+  jwtGraceSeconds: integer('JWT_SECRET_GRACE_SECONDS', {
+    min: 0,
+    max: 604_800,
+    default: 3_600, // 1 h
+    unit: 's',
+    doc: 'After `JWT_SECRET_FILE` changes, client tokens signed with the old secret are still accepted this long (set `0` after a leak).',
+  }),
+  pollIntervalMs: integer('SECRETS_POLL_INTERVAL_MS', {
+    min: 0,
+    max: 3_600_000,
+    default: 5_000, // 5 s
+    unit: 'ms',
+    expected: 'milliseconds 0..3600000 (0 turns the poll off)',
+    doc: 'Secret files are read again this often, besides watching their directories and SIGHUP; `0`: no poll.',
   }),
 };
 
@@ -215,16 +249,19 @@ export const accountsFields = {
     expected: 'a postgres:// or postgresql:// URL',
     parse: (raw) => (/^postgres(ql)?:\/\/[^\s]+$/.test(raw.trim()) ? raw.trim() : undefined),
     defaultDoc: 'unset: embedded PGlite in `.junction/pglite`; production: required',
-    doc: 'PostgreSQL for connected accounts.',
+    doc: 'PostgreSQL for connected accounts. Read at startup (a changed file needs a restart).',
   }),
-  encryptionKeys: custom<EncryptionKey[] | undefined>('TOKEN_ENCRYPTION_KEYS', {
-    secret: true,
-    expected: 'a key ring `kid:base64key,...` (32-byte keys, at most 16)',
-    // parseKeyRing's messages name positions and key ids, never key material.
-    parse: (raw) => parseKeyRing(raw),
-    defaultDoc: 'demo: generated once into `.junction/token-encryption-keys`; production: required',
-    doc: 'Key ring for per-user tokens at rest: the first key encrypts, all decrypt.',
-  }),
+  encryptionKeys: rotating(
+    custom<EncryptionKey[] | undefined>('TOKEN_ENCRYPTION_KEYS', {
+      secret: true,
+      expected: 'a key ring `kid:base64key,...` (32-byte keys, at most 16)',
+      // parseKeyRing's messages name positions and key ids, never key material.
+      parse: (raw) => parseKeyRing(raw),
+      defaultDoc: 'demo: generated once into `.junction/token-encryption-keys`; production: required',
+      doc: 'Key ring for per-user tokens at rest: the first key encrypts, all decrypt. Re-read from its file while running.',
+    }),
+    'none',
+  ),
   returnUrls: text('OAUTH_RETURN_URLS', {
     expected: 'comma-separated origins or origin+path prefixes',
     defaultDoc:
@@ -241,6 +278,8 @@ export const CONFIG_SECTIONS: readonly DocumentedSection[] = [
   { title: 'Upstream calls and cache', fields: upstreamFields },
   { title: 'Resilience policies', fields: policyFields },
   { title: 'GraphQL edge', fields: graphqlFields },
+  { title: 'Secrets that rotate', fields: secretFields },
+  { title: 'Load shedding', fields: loadSheddingFields },
   { title: 'Connected accounts', fields: accountsFields },
   { title: 'Shared state (replicas)', fields: stateFields },
   ...providerModules.map((m) => ({
@@ -254,8 +293,8 @@ export type NodeEnv = Values<typeof coreFields>['nodeEnv'];
 export interface AccountsConfig {
   /** DATABASE_URL; unset: embedded PGlite in the demo-state directory. */
   databaseUrl: string | undefined;
-  /** TOKEN_ENCRYPTION_KEYS parsed; unset: a demo key generated into the demo-state directory. */
-  encryptionKeys: EncryptionKey[] | undefined;
+  /** TOKEN_ENCRYPTION_KEYS parsed (re-read from its file while running); unset: a demo key. */
+  encryptionKeys: Secret<EncryptionKey[]> | undefined;
   returnUrls: ReturnUrlRule[];
   /** How long a begun connection may be completed, in ms (10 min). */
   stateTtlMs: number;
@@ -272,7 +311,7 @@ export interface Config {
   publicBaseUrl: string | undefined;
   jwt: Omit<Values<typeof jwtFields>, 'secret'> & {
     /** HS256 secret; absent when a JWKS URL is used. In demo mode, the generated one. */
-    secret: string | undefined;
+    secret: Secret<string> | undefined;
     /** True when the secret is demo mode's generated one (never in production). */
     isDemoSecret: boolean;
   };
@@ -306,7 +345,11 @@ export interface Config {
     ws: { maxSubscriptions: number; maxConnectionsPerViewer: number };
   };
   clientRateLimit: { perMinute: number; costPerRequest: number };
-  federation: { routerSecret: string | undefined };
+  federation: { routerSecret: Secret<string> | undefined };
+  /** Secrets given as files: how often they are re-read besides watching, and the grace periods. */
+  secrets: Values<typeof secretFields>;
+  /** Load shedding (loadShedding.ts): 503 + Retry-After at once while over a limit. */
+  loadShedding: LoadSheddingLimits;
   /** OpenTelemetry traces, from the standard OTEL_* variables. Off unless an exporter is configured. */
   tracing: TracingConfig;
   /** What replicas share through Redis (REDIS_URL); unset: every store is in-process. */
@@ -323,6 +366,8 @@ export interface LoadConfigOptions {
    * only, so tests stay hermetic.
    */
   demoJwtSecret?: () => string;
+  /** Clock of secrets' grace periods (the old value of a rotated secret), in epoch ms. Default Date.now. */
+  now?: () => number;
 }
 
 /** Thrown by loadConfig; `problems` has one line per bad variable. */
@@ -361,7 +406,11 @@ export function loadConfig(
 ): Config {
   const problems: string[] = [];
   const isProduction = env.NODE_ENV === 'production';
-  const source = createSource(env, { isProduction }, readFile, problems);
+  const source = createSource(env, { isProduction }, readFile, problems, options.now ?? Date.now);
+  // First: the grace periods every rotating secret read below is built with.
+  const secrets = readSection(secretFields, source);
+  source.graceMs.webhook = secrets.webhookGraceSeconds * 1000;
+  source.graceMs.jwt = secrets.jwtGraceSeconds * 1000;
   const core = readSection(coreFields, source);
 
   // A secret set but empty is refused rather than read as unset: it is a secret that failed to arrive.
@@ -460,6 +509,8 @@ export function loadConfig(
       costPerRequest: graphql.clientRateLimitCostPerRequest,
     },
     federation: { routerSecret: graphql.routerSecret },
+    secrets,
+    loadShedding: readSection(loadSheddingFields, source),
     tracing: readTracingConfig(source),
     state: readStateConfig(source),
     accounts: readAccounts(source, { port: core.port, publicBaseUrl: core.publicBaseUrl }),
@@ -474,7 +525,7 @@ export function loadConfig(
       problems.push(
         `demo JWT secret: shorter than ${MIN_JWT_SECRET_BYTES} bytes; delete the demo secrets file to generate a new one`,
       );
-    config.jwt.secret = demoSecret;
+    config.jwt.secret = fixedSecret('JWT_SECRET', demoSecret);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

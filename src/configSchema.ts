@@ -2,6 +2,8 @@
 // default and one line saying what it does. That one list gives the section's type, its defaults,
 // its validation messages (naming the variable, never echoing a secret) and its rows of the README's
 // configuration table, so none of them can drift from the others.
+import { fileSecret, fixedSecret, isSecret, type Secret } from './secrets.js';
+
 export type Env = Record<string, string | undefined>;
 
 /** What a default may depend on. */
@@ -11,6 +13,9 @@ export interface DefaultContext {
 
 /** A parsed value, or a refusal (with `detail` replacing the generic "expected ..." when given). */
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; detail?: string };
+
+/** Which grace period a rotated secret's old value keeps being accepted for. */
+export type GraceKind = 'none' | 'webhook' | 'jwt';
 
 /** One environment variable. */
 export interface Variable<T> {
@@ -26,6 +31,11 @@ export interface Variable<T> {
   readonly secret: boolean;
   parse(raw: string): ParseResult<T>;
   defaultValue(ctx: DefaultContext): T;
+  /**
+   * Set on secrets delivered as `Secret` handles (rotating): `inner` parses the text, and when the
+   * value comes from `<NAME>_FILE` the handle re-reads it while Junction runs (secretFiles.ts).
+   */
+  readonly rotation?: { readonly grace: GraceKind; readonly inner: Variable<unknown> } | undefined;
 }
 
 /** A section: named variables. */
@@ -119,7 +129,7 @@ export function decimal(
   name: string,
   o: RangeOptions<number> & { exclusiveMin?: boolean },
 ): Variable<number> {
-  const what = `a number ${o.exclusiveMin ? `in (${o.min}, ${o.max}]` : `${o.min}..${o.max}`}`;
+  const what = o.expected ?? `a number ${o.exclusiveMin ? `in (${o.min}, ${o.max}]` : `${o.min}..${o.max}`}`;
   return build<number>(
     name,
     o,
@@ -241,6 +251,7 @@ export function list<T>(
     item: (part: string) => T | undefined;
     expected: string;
     secret?: boolean;
+    minItems?: number;
     maxItems?: number;
   },
 ): Variable<T[]> {
@@ -254,6 +265,7 @@ export function list<T>(
         .map((p) => p.trim())
         .filter((p) => p.length > 0);
       if (o.maxItems !== undefined && parts.length > o.maxItems) return { ok: false };
+      if (parts.length < (o.minItems ?? 0)) return { ok: false };
       const items: T[] = [];
       for (const part of parts) {
         const value = o.item(part);
@@ -290,10 +302,44 @@ export function custom<T>(
   );
 }
 
+/**
+ * A secret delivered as a `Secret` handle: consumers read `current()` per use, and when it comes from
+ * `<NAME>_FILE` a changed file is taken while Junction runs; inbound verifiers also accept the
+ * replaced value for the `grace` period. Unset (and no default): undefined.
+ */
+export function rotating<T>(
+  inner: Variable<T>,
+  grace: GraceKind,
+): Variable<undefined extends T ? Secret<Exclude<T, undefined>> | undefined : Secret<T>> {
+  type Out = undefined extends T ? Secret<Exclude<T, undefined>> | undefined : Secret<T>;
+  return {
+    name: inner.name,
+    doc: inner.doc,
+    defaultDoc: inner.defaultDoc,
+    expected: inner.expected,
+    secret: true,
+    rotation: { grace, inner: inner as Variable<unknown> },
+    parse: (raw) => {
+      const result = inner.parse(raw);
+      return result.ok ? { ok: true, value: fixedSecret(inner.name, result.value) as Out } : result;
+    },
+    defaultValue: (ctx) => {
+      const value = inner.defaultValue(ctx);
+      return (value === undefined ? undefined : fixedSecret(inner.name, value)) as Out;
+    },
+  };
+}
+
 /** Where raw values come from: the environment, and `<NAME>_FILE` for secrets. */
 export interface ConfigSource {
   readonly env: Env;
   readonly ctx: DefaultContext;
+  /** The file a variable's value was read from, when it came from `<NAME>_FILE`. */
+  fileOf(variable: Variable<unknown>): string | undefined;
+  /** Grace periods of rotated secrets, in ms (WEBHOOK_SECRET_GRACE_SECONDS, JWT_SECRET_GRACE_SECONDS). */
+  graceMs: Record<GraceKind, number>;
+  /** Clock of those grace periods, in epoch ms. */
+  now: () => number;
   /** Problems found so far, one line each; loadConfig throws them together. */
   readonly problems: string[];
   /** The raw value of a variable (an empty value counts as unset), or undefined. */
@@ -307,12 +353,20 @@ export function createSource(
   ctx: DefaultContext,
   readFile: (path: string) => string,
   problems: string[] = [],
+  now: () => number = Date.now,
 ): ConfigSource {
   const fileRead = new Map<string, string | undefined>();
   return {
     env,
     ctx,
     problems,
+    now,
+    graceMs: { none: 0, webhook: 0, jwt: 0 },
+    fileOf(variable) {
+      const direct = env[variable.name];
+      if (direct !== undefined && direct !== '') return undefined;
+      return variable.secret ? env[`${variable.name}_FILE`] || undefined : undefined;
+    },
     raw(variable) {
       const direct = env[variable.name];
       if (direct !== undefined && direct !== '') return direct;
@@ -342,7 +396,25 @@ export function readVariable<T>(variable: Variable<T>, source: ConfigSource): T 
   const raw = source.raw(variable);
   if (raw === undefined) return variable.defaultValue(source.ctx);
   const result = variable.parse(raw);
-  if (result.ok) return result.value;
+  if (result.ok) {
+    const file = variable.rotation ? source.fileOf(variable) : undefined;
+    if (!variable.rotation || file === undefined) return result.value;
+    // From a file: a handle that takes the file's new text while running (validated the same way).
+    const inner = variable.rotation.inner;
+    return fileSecret({
+      variable: variable.name,
+      file,
+      raw,
+      value: (result.value as Secret<unknown>).current(),
+      parse: (text: string) => {
+        const next = inner.parse(text);
+        if (next.ok) return next.value;
+        throw new Error(next.detail ?? `expected ${inner.expected}`);
+      },
+      graceMs: source.graceMs[variable.rotation.grace],
+      now: source.now,
+    }) as T;
+  }
   source.problems.push(
     result.detail !== undefined
       ? `${variable.name}: ${result.detail}`
@@ -376,4 +448,28 @@ export function configTable(sections: readonly DocumentedSection[]): string {
     }
   }
   return rows.join('\n');
+}
+
+/**
+ * Plain values given for a section's variables (a simulator's credentials, a test's) in the shape
+ * the section reads them: rotating secrets become fixed `Secret` handles, the rest stay as they are.
+ */
+export function asSectionValues(
+  fields: Fields,
+  plain: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(plain)) {
+    const variable = fields[key];
+    out[key] =
+      variable?.rotation && value !== undefined && !isSecret(value)
+        ? fixedSecret(variable.name, value)
+        : value;
+  }
+  return out;
+}
+
+/** A section's values with every `Secret` handle read once (what a simulator, which holds none, is given). */
+export function plainValues(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, isSecret(v) ? v.current() : v]));
 }

@@ -2,7 +2,7 @@
 // (loaded lazily through the registry), wires their webhooks back to Junction once it listens, and
 // reports where each provider is. Never called in production (config refuses unconfigured providers).
 import type { Config } from './config.js';
-import type { Fields } from './configSchema.js';
+import { asSectionValues, type Fields, plainValues } from './configSchema.js';
 import type { ProviderEndpoint, RemoteValues } from './providers/module.js';
 import { type ProviderName, providerModules, SIMULATORS } from './providers/registry.js';
 import type { ProviderEndpoints } from './services.js';
@@ -49,14 +49,15 @@ export async function startProviders(
       const { startDemo } = await SIMULATORS[name]();
       const demo: RunningDemo = await (startDemo as (o: object) => Promise<RunningDemo>)({
         faults,
-        settings: configured.settings,
+        // Simulators stand alone (no Secret handles): they get the settings' current values.
+        settings: plainValues(configured.settings),
         simulator: options.simulators?.[name],
       });
       demos[name] = demo;
       endpoints[name] = {
         mode: 'simulator',
-        remote: demo.remote as RemoteValues<Fields>,
-        settings: { ...configured.settings, ...demo.settings },
+        remote: asSectionValues(module.config.remote, demo.remote) as RemoteValues<Fields>,
+        settings: { ...configured.settings, ...asSectionValues(module.config.settings, demo.settings ?? {}) },
       };
       return demo;
     }),

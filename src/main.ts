@@ -41,6 +41,12 @@ async function main(): Promise<void> {
     );
   }
   const app = await buildApp({ config, endpoints: providers.endpoints, logger, tracing });
+  // SIGHUP: re-read every secret given as a file now (they are watched and polled anyway).
+  process.on('SIGHUP', () => {
+    app
+      .reloadSecrets('SIGHUP')
+      .catch((error: unknown) => logger.error({ err: error }, 'secret reload failed'));
+  });
   await app.server.listen({ port: config.port, host: config.host });
   const anyAddress = config.host === '0.0.0.0' || config.host === '::';
   // An IPv6 literal goes in brackets inside a URL.

@@ -42,7 +42,8 @@ export async function openAccountsDatabase(options: AccountsDatabaseOptions): Pr
 
 export interface ConnectedAccountsOptions {
   sql: Sql;
-  keys: KeyRing;
+  /** The key ring, or a function asked at each use (a ring that rotates while running: see AccountStore). */
+  keys: KeyRing | (() => KeyRing);
   providers: readonly OAuthProviderSpec[];
   returnUrls: readonly ReturnUrlRule[];
   /** How long a begun flow may be completed, in ms. Default 600000 ms (10 min). */

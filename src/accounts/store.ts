@@ -73,11 +73,24 @@ const STATE_COLUMNS = `state_hash AS "stateHash", user_id AS "userId", provider,
   created_at AS "createdAt"`;
 
 export class AccountStore {
+  private readonly ring: () => KeyRing;
+
+  /**
+   * `keys` may be a function: it is then asked at each use, so a key ring re-read from
+   * TOKEN_ENCRYPTION_KEYS_FILE while running encrypts under its new first key from then on.
+   */
   constructor(
     readonly sql: Sql,
-    readonly keys: KeyRing,
+    keys: KeyRing | (() => KeyRing),
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.ring = typeof keys === 'function' ? keys : () => keys;
+  }
+
+  /** The key ring as it is now. */
+  get keys(): KeyRing {
+    return this.ring();
+  }
 
   /** The connection, or undefined. With `forUpdate` (inside a transaction) the row stays locked until it ends. */
   async getAccount(
@@ -135,7 +148,7 @@ export class AccountStore {
         account.externalId,
         account.login,
         account.scopes,
-        this.keys.primary.id,
+        cts.keyId,
         cts.access,
         cts.refresh,
         account.accessExpiresAt ?? null,
@@ -155,7 +168,7 @@ export class AccountStore {
       [
         userId,
         provider,
-        this.keys.primary.id,
+        cts.keyId,
         cts.access,
         cts.refresh,
         update.accessExpiresAt ?? null,
@@ -191,7 +204,8 @@ export class AccountStore {
     options: { ttlMs: number; maxPerUser: number },
   ): Promise<void> {
     const now = this.now();
-    const verifierCt = this.keys.encrypt(state.codeVerifier, stateContext(state));
+    const keys = this.keys; // one ring for the ciphertext and the key id stored beside it
+    const verifierCt = keys.encrypt(state.codeVerifier, stateContext(state));
     await this.sql.transaction(async (tx) => {
       await tx.query('DELETE FROM oauth_states WHERE expires_at <= $1', [new Date(now)]);
       await tx.query(
@@ -207,7 +221,7 @@ export class AccountStore {
           state.stateHash,
           state.userId,
           state.provider,
-          this.keys.primary.id,
+          keys.primary.id,
           verifierCt,
           state.returnTo,
           new Date(now + options.ttlMs),
@@ -234,12 +248,14 @@ export class AccountStore {
   }
 
   private encryptTokens(row: { userId: string; provider: string }, tokens: TokenPair) {
+    const keys = this.keys; // one ring for both ciphertexts and the key id stored beside them
     return {
-      access: this.keys.encrypt(tokens.accessToken, accountContext(row, 'access_token')),
+      keyId: keys.primary.id,
+      access: keys.encrypt(tokens.accessToken, accountContext(row, 'access_token')),
       refresh:
         tokens.refreshToken === undefined
           ? null
-          : this.keys.encrypt(tokens.refreshToken, accountContext(row, 'refresh_token')),
+          : keys.encrypt(tokens.refreshToken, accountContext(row, 'refresh_token')),
     };
   }
 }

@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   }
   const dir = stateDir(process.env);
   const keys = config.accounts.encryptionKeys
-    ? new KeyRing(config.accounts.encryptionKeys)
+    ? new KeyRing(config.accounts.encryptionKeys.current())
     : demoKeyRing(dir);
   let sql: Awaited<ReturnType<typeof openAccountsDatabase>>;
   try {

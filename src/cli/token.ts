@@ -93,7 +93,7 @@ export async function runTokenCli(
     );
     return 2;
   }
-  const token = await mintToken(config.jwt.secret, {
+  const token = await mintToken(config.jwt.secret.current(), {
     sub: values.sub,
     admin: values.admin ?? false,
     ttlSeconds,

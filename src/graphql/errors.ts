@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
+  | 'SERVICE_OVERLOADED'
   | 'INTERNAL_SERVER_ERROR';
 
 /** Codes Junction or Apollo raise on purpose: their messages are safe to show as they are. */
@@ -27,6 +28,7 @@ const DELIBERATE_CODES = new Set<string>([
   'BAD_USER_INPUT',
   'NOT_FOUND',
   'RATE_LIMITED',
+  'SERVICE_OVERLOADED',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',
@@ -80,6 +82,21 @@ export function rateLimited(
       http,
     },
   });
+}
+
+/**
+ * Junction itself is overloaded and sheds new work (loadShedding.ts): not the client's limit
+ * (RATE_LIMITED) nor a provider's (UPSTREAM_*). Over HTTP a 503 with `Retry-After`; over the
+ * WebSocket an error for that operation. `retryAfter` in seconds.
+ */
+export function serviceOverloaded(retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(`The server is overloaded; retry after ${retryAfterSeconds} s`, {
+    extensions: { code: 'SERVICE_OVERLOADED', retryAfter: retryAfterSeconds },
+  });
+}
+
+export function isServiceOverloadedError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError && error.extensions.code === 'SERVICE_OVERLOADED';
 }
 
 /** Extensions for an upstream failure: the contract's fields, nothing that could leak. */

@@ -11,6 +11,7 @@ import { GraphQLError } from 'graphql';
 import type { Metrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { Clients, Services } from '../providers/registry.js';
+import type { Secret } from '../secrets.js';
 import type { PubSub } from '../webhooks/pubsub.js';
 import { loadAllowlist } from './allowlist.js';
 import { createContextFactory, type GraphQLContext } from './context.js';
@@ -39,7 +40,7 @@ export interface GraphQLServerSettings {
     ws: { maxSubscriptions: number; maxConnectionsPerViewer: number };
   };
   clientRateLimit: { perMinute: number; costPerRequest: number };
-  federation: { routerSecret: string | undefined };
+  federation: { routerSecret: Secret<string> | undefined };
 }
 
 export interface GraphQLServerDeps {
@@ -51,6 +52,8 @@ export interface GraphQLServerDeps {
   metrics: Metrics;
   tracing: Tracing | undefined;
   logger: FastifyBaseLogger;
+  /** Load shedding: Retry-After seconds while new work is refused, undefined otherwise. */
+  overloaded?: () => number | undefined;
 }
 
 export interface GraphQLServer {
@@ -128,7 +131,9 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
     admit: edge.admit,
     onOperation: (transport, delta) => metrics.operationInFlight(transport, delta),
   });
-  const isRouter = createRouterSecretCheck(settings.federation.routerSecret);
+  // Re-built only when ROUTER_SECRET_FILE changes (the check hashes the secret once).
+  const routerCheck = settings.federation.routerSecret?.map((secret) => createRouterSecretCheck(secret));
+  const isRouter = (presented: string | string[] | undefined) => routerCheck?.current()(presented) ?? false;
   const context = async (request: FastifyRequest, reply: FastifyReply): Promise<GraphQLContext> => {
     const controller = new AbortController();
     let built: GraphQLContext | undefined;
@@ -164,7 +169,7 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
   // Demo mode only: one admin token, printed by main.ts and pre-filled in the playground.
   const demoToken =
     settings.jwt.isDemoSecret && settings.jwt.secret
-      ? await mintToken(settings.jwt.secret, {
+      ? await mintToken(settings.jwt.secret.current(), {
           sub: 'usr_0001',
           admin: true,
           // Never longer than the verifier accepts.
@@ -191,6 +196,7 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
     isProduction: settings.isProduction,
     maxSubscriptions: settings.graphql.ws.maxSubscriptions,
     maxConnectionsPerViewer: settings.graphql.ws.maxConnectionsPerViewer,
+    overloaded: deps.overloaded,
     onRefused: (reason) => metrics.refused(reason, 'ws'),
   });
 

@@ -10,6 +10,8 @@
 // the socket is closed with 4403 the moment the token expires; at most `maxSubscriptions`
 // operations run on it at once (beyond: an error for that subscribe, the socket stays); a viewer
 // holds at most `maxConnectionsPerViewer` sockets (beyond: the new one is closed with 4429).
+// While Junction sheds load (loadShedding.ts), as over HTTP: an upgrade is answered 503 with
+// Retry-After, and a subscribe message gets SERVICE_OVERLOADED; what already runs keeps running.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -28,7 +30,7 @@ import { useServer as serveGraphQLOverWebSocket } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { pickTraceCarrier } from '../observability/tracing.js';
 import type { GraphQLContext, RequestFacts } from './context.js';
-import { type FormatError, formatGraphQLErrors, rateLimited } from './errors.js';
+import { type FormatError, formatGraphQLErrors, rateLimited, serviceOverloaded } from './errors.js';
 import type { OperationReporter } from './operationPlugin.js';
 import { isInvalidTokenError, type Viewer, type ViewerVerifier } from './viewer.js';
 
@@ -59,6 +61,8 @@ export interface SubscriptionServerOptions {
   maxConnectionsPerViewer: number;
   /** Told of every refusal by a socket cap. */
   onRefused?: (reason: 'maxSubscriptions' | 'maxConnectionsPerViewer') => void;
+  /** Load shedding: Retry-After seconds while new work is refused, undefined otherwise. Default: never. */
+  overloaded?: () => number | undefined;
 }
 
 export interface SubscriptionServer {
@@ -113,6 +117,16 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (pathname !== options.path) {
       socket.destroy();
+      return;
+    }
+    const retryAfter = options.overloaded?.();
+    if (retryAfter !== undefined) {
+      const body = JSON.stringify({
+        errors: [formatGraphQLErrors([serviceOverloaded(retryAfter)], options.formatError)[0]],
+      });
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfter}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
@@ -221,6 +235,8 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
       onSubscribe: async (ctx, id, payload) => {
         const state = sockets.get(ctx);
         if (!state) return [new GraphQLError('The connection is not initialised')];
+        const retryAfter = options.overloaded?.();
+        if (retryAfter !== undefined) return refuse([serviceOverloaded(retryAfter)]);
         if (state.operations.size >= options.maxSubscriptions) {
           options.onRefused?.('maxSubscriptions');
           return refuse([

@@ -1,8 +1,19 @@
 // Who is asking: verifies the client's bearer JWT (HS256 secret or a JWKS URL) with jose. Tokens
 // must expire (JWT_REQUIRE_EXP) and may not live longer than JWT_MAX_TOKEN_LIFETIME_SECONDS.
+// The HS256 secret may rotate (JWT_SECRET_FILE): tokens signed with the replaced one are accepted
+// for JWT_SECRET_GRACE_SECONDS, since clients still hold tokens signed just before the change.
 import type { webcrypto } from 'node:crypto';
-import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import {
+  createRemoteJWKSet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import { LRUCache } from 'lru-cache';
+import { fixedSecret, type Secret } from '../secrets.js';
 
 export interface Viewer {
   /** The user's id (`sub`). */
@@ -33,8 +44,8 @@ export function isInvalidTokenError(error: unknown): error is InvalidTokenError 
 
 /** How client tokens are verified (the `jwt` section of the config). */
 export interface ClientTokenOptions {
-  /** HS256 secret; absent when a JWKS URL is used. */
-  secret: string | undefined;
+  /** HS256 secret (rotating: the replaced one is accepted during its grace); absent with a JWKS URL. */
+  secret: Secret<string> | undefined;
   jwksUrl: string | undefined;
   issuer: string | undefined;
   audience: string | undefined;
@@ -55,24 +66,40 @@ export interface ViewerVerifierOptions {
   now?: () => number;
 }
 
+/** Where a verified token was checked: the JWKS, or the HS256 secret value that verified it. */
+type VerifiedWith = { jwks: true } | { secret: string };
+
 /**
- * Builds the verifier once at startup. The HMAC key is imported once (jose would re-import a raw
- * secret on every call), the JWKS is fetched lazily and cached by jose, and verified tokens are
- * remembered briefly (never past `exp`), since a client sends the same token with every request.
+ * Builds the verifier once at startup. Each HMAC key is imported once per secret value (jose would
+ * re-import a raw secret on every call), the JWKS is fetched lazily and cached by jose, and verified
+ * tokens are remembered briefly (never past `exp`, never past their secret's acceptance), since a
+ * client sends the same token with every request.
  */
 export function createViewerVerifier(
   jwt: ClientTokenOptions,
   options: ViewerVerifierOptions = {},
 ): ViewerVerifier {
-  const key: Promise<webcrypto.CryptoKey> | JWTVerifyGetKey = jwt.jwksUrl
+  const jwks: JWTVerifyGetKey | undefined = jwt.jwksUrl
     ? createRemoteJWKSet(new URL(jwt.jwksUrl))
-    : crypto.subtle.importKey(
+    : undefined;
+  const secret = jwt.secret ?? fixedSecret('JWT_SECRET', '');
+  // One imported key per accepted secret value (at most two: the current and the replaced one).
+  const hmacKeys = new Map<string, Promise<webcrypto.CryptoKey>>();
+  const hmacKey = (value: string, accepted: readonly string[]) => {
+    let key = hmacKeys.get(value);
+    if (!key) {
+      for (const old of hmacKeys.keys()) if (!accepted.includes(old)) hmacKeys.delete(old);
+      key = crypto.subtle.importKey(
         'raw',
-        new TextEncoder().encode(jwt.secret ?? ''),
+        new TextEncoder().encode(value),
         { name: 'HMAC', hash: 'SHA-256' },
         false,
         ['verify'],
       );
+      hmacKeys.set(value, key);
+    }
+    return key;
+  };
   const verifyOptions = {
     algorithms: jwt.jwksUrl ? ['RS256', 'ES256', 'PS256', 'EdDSA'] : ['HS256'],
     ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
@@ -81,7 +108,32 @@ export function createViewerVerifier(
   };
   const now = options.now ?? Date.now;
   const ttlMs = options.cacheTtlMs ?? 60_000;
-  const verified = new LRUCache<string, Viewer>({ max: options.cacheSize ?? 10_000, ttl: ttlMs });
+  const verified = new LRUCache<string, { viewer: Viewer; by: VerifiedWith }>({
+    max: options.cacheSize ?? 10_000,
+    ttl: ttlMs,
+  });
+  /** The token's payload, checked against the JWKS or each accepted secret (the current one first). */
+  const verifyToken = async (
+    token: string,
+    checks: JWTVerifyOptions,
+  ): Promise<{ payload: JWTPayload; by: VerifiedWith }> => {
+    if (jwks) return { payload: (await jwtVerify(token, jwks, checks)).payload, by: { jwks: true } };
+    const values = secret.accepted();
+    let mismatch: unknown;
+    for (const value of values) {
+      try {
+        const { payload } = await jwtVerify(token, await hmacKey(value, values), checks);
+        return { payload, by: { secret: value } };
+      } catch (error) {
+        // Another accepted secret may have signed it; any other failure is the token's own.
+        if (!(error instanceof joseErrors.JWSSignatureVerificationFailed)) throw error;
+        mismatch ??= error;
+      }
+    }
+    throw mismatch;
+  };
+  /** A remembered verification still holds only while its secret is still accepted. */
+  const stillAccepted = (by: VerifiedWith) => 'jwks' in by || secret.accepted().includes(by.secret);
   return async (authorization) => {
     if (authorization === undefined || authorization.trim() === '') return null;
     const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
@@ -90,15 +142,16 @@ export function createViewerVerifier(
     const nowMs = now();
     const known = verified.get(token);
     // The cache's own TTL runs on its clock; `exp` is checked here too, on ours.
-    if (known && (known.expiresAt === undefined || nowMs < known.expiresAt - 1000)) return known;
-    let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
+    if (
+      known &&
+      (known.viewer.expiresAt === undefined || nowMs < known.viewer.expiresAt - 1000) &&
+      stillAccepted(known.by)
+    )
+      return known.viewer;
+    let payload: JWTPayload;
+    let by: VerifiedWith;
     try {
-      const checks = { ...verifyOptions, currentDate: new Date(nowMs) };
-      const result =
-        typeof key === 'function'
-          ? await jwtVerify(token, key, checks)
-          : await jwtVerify(token, await key, checks);
-      payload = result.payload;
+      ({ payload, by } = await verifyToken(token, { ...verifyOptions, currentDate: new Date(nowMs) }));
     } catch (error) {
       throw new InvalidTokenError(describeJoseError(error));
     }
@@ -123,7 +176,7 @@ export function createViewerVerifier(
     const viewer: Viewer = { id: payload.sub, roles, isAdmin: roles.includes('admin'), expiresAt };
     // Remembered one second short of `exp`, so a cached token never outlives its own validity.
     const untilExpiryMs = expiresAt === undefined ? ttlMs : expiresAt - nowMs - 1000;
-    if (untilExpiryMs > 0) verified.set(token, viewer, { ttl: Math.min(ttlMs, untilExpiryMs) });
+    if (untilExpiryMs > 0) verified.set(token, { viewer, by }, { ttl: Math.min(ttlMs, untilExpiryMs) });
     return viewer;
   };
 }

@@ -2,6 +2,11 @@
 // they like. Every label is bounded: providers, route templates, outcomes, reasons, and operation
 // names capped to a fixed number of distinct values. Never ids, never URLs with ids.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+/** What the load shedder shows the metrics (loadShedding.ts): read at scrape time. */
+export interface LoadGaugeSource {
+  state(): { underPressure: boolean; eventLoopDelayMs: number; eventLoopUtilization: number };
+}
+
 import type { UpstreamCallInfo } from '../upstream/callContext.js';
 import type { UpstreamError } from '../upstream/errors.js';
 import type { Pipeline } from '../upstream/policies/pipeline.js';
@@ -29,6 +34,8 @@ export class Metrics {
   private readonly webhooksUnusable: Counter<'provider'>;
   private readonly operationNames = new Set<string>();
   private readonly pausesClamped: Counter<'provider' | 'header'>;
+  private readonly shed: Counter<'reason' | 'transport'>;
+  private readonly secretReloads: Counter<'secret' | 'outcome'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -120,6 +127,18 @@ export class Metrics {
       labelNames: ['provider'],
       registers,
     });
+    this.shed = new Counter({
+      name: 'junction_load_shed_total',
+      help: 'Requests (and WebSocket upgrades and operations) refused with 503 / SERVICE_OVERLOADED while overloaded, by the measure over its threshold.',
+      labelNames: ['reason', 'transport'],
+      registers,
+    });
+    this.secretReloads = new Counter({
+      name: 'junction_secret_reloads_total',
+      help: 'Secret files read again with a different content, by variable and outcome: changed (in use), invalid or unreadable (the old value stays).',
+      labelNames: ['secret', 'outcome'],
+      registers,
+    });
     this.webhooksUnusable = new Counter({
       name: 'junction_webhooks_unusable_total',
       help: 'Verified webhook events with nothing Junction could use (acknowledged, so never retried; no effect).',
@@ -189,6 +208,46 @@ export class Metrics {
           if (p.limiter) this.set({ provider }, p.limiter.currentRatePerSecond);
       },
     });
+  }
+
+  /** Gauges read from the load shedder at scrape time: whether it sheds, and the measures it decides on. */
+  watchLoad(shedder: LoadGaugeSource): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'junction_load_shedding',
+      help: '1 while new requests are shed (a load-shedding threshold is exceeded), else 0.',
+      registers,
+      collect() {
+        this.set(shedder.state().underPressure ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'junction_load_event_loop_delay_seconds',
+      help: 'Mean event-loop delay over the last load-shedding sample (LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS compares against it).',
+      registers,
+      collect() {
+        const ms = shedder.state().eventLoopDelayMs;
+        this.set(Number.isFinite(ms) ? ms / 1000 : -1);
+      },
+    });
+    new Gauge({
+      name: 'junction_load_event_loop_utilization_ratio',
+      help: 'Event-loop utilisation over the last load-shedding sample, 0..1.',
+      registers,
+      collect() {
+        this.set(shedder.state().eventLoopUtilization);
+      },
+    });
+  }
+
+  /** A request, upgrade or WebSocket operation refused by load shedding. */
+  loadShed(reason: string, transport: 'http' | 'ws'): void {
+    this.shed.inc({ reason, transport });
+  }
+
+  /** A secret file was read again and differed (`secret` is the variable name, never the value). */
+  secretReload(secret: string, outcome: 'changed' | 'invalid' | 'unreadable'): void {
+    this.secretReloads.inc({ secret, outcome });
   }
 
   /** A provider header was cut to RATE_LIMIT_MAX_PAUSE_MS (`header` is one of the rate-limit header names). */

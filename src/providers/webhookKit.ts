@@ -49,3 +49,23 @@ export function parseJsonBody(raw: Buffer): unknown {
 export function bounded(value: string | null, maxLength: number): string | null {
   return value !== null && value.length > 0 && value.length <= maxLength ? value : null;
 }
+
+/**
+ * `verify` with each key in turn (the current one first, then one replaced within its grace
+ * period): the first that verifies wins. A delivery is refused for a mismatch only when no key
+ * matches; any other refusal (a missing or malformed signature, a stale timestamp) is the same for
+ * every key and comes from the first.
+ */
+export function verifyWithAny<K, R>(provider: string, keys: readonly K[], verify: (key: K) => R): R {
+  if (keys.length === 0) throw new WebhookVerificationError(provider, 'not_configured');
+  let mismatch: WebhookVerificationError | undefined;
+  for (const key of keys) {
+    try {
+      return verify(key);
+    } catch (error) {
+      if (!isWebhookVerificationError(error) || error.reason !== 'signature_mismatch') throw error;
+      mismatch ??= error;
+    }
+  }
+  throw mismatch;
+}

@@ -1,9 +1,12 @@
 // Pluggable upstream auth: API key header, bearer, HTTP Basic and OAuth2 client credentials.
 // A strategy adds credentials to a request and, for OAuth2, refreshes its token after a 401.
+// Secrets are read when a request is authorized (never kept from startup), so a rotated secret
+// file is used from the next request on; requests in flight keep the credential they were sent with.
 import { createHash } from 'node:crypto';
 import { type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { type Dispatcher, request } from 'undici';
 import { z } from 'zod';
+import { type Secret, type SecretInput, toSecret } from '../secrets.js';
 import { raceAbort } from './abort.js';
 import {
   UpstreamBadResponseError,
@@ -18,7 +21,9 @@ export interface AuthStrategy {
   readonly kind: 'bearer' | 'basic' | 'oauth2-client-credentials';
   /**
    * Non-secret fingerprint of the credential (a truncated SHA-256). Caches and rate limiters are
-   * keyed by it, so two credentials never share an entry or a bucket.
+   * keyed by it, so two credentials never share an entry or a bucket. Taken from the value at
+   * startup and kept when the secret rotates: a rotated key is the same account, and a webhook's
+   * cache invalidation must still find the entries stored before the rotation.
    */
   readonly credentialId: string;
   /** Writes the credential into `headers`. Returns the credential used, for `refreshAfterUnauthorized`. */
@@ -35,37 +40,50 @@ export function fingerprint(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
 }
 
+/** A credential that is one header value, rebuilt from its secret when the secret changes. */
 abstract class StaticAuth implements AuthStrategy {
   abstract readonly kind: AuthStrategy['kind'];
   readonly credentialId: string;
+  private readonly value: Secret<string>;
   constructor(
     private readonly header: string,
-    private readonly value: string,
+    value: Secret<string>,
   ) {
-    this.credentialId = fingerprint(header, value);
+    this.value = value;
+    this.credentialId = fingerprint(header, value.current());
   }
   async authorize(headers: Record<string, string>): Promise<string> {
-    headers[this.header] = this.value;
-    return this.value;
+    const value = this.value.current();
+    headers[this.header] = value;
+    return value;
   }
-  async refreshAfterUnauthorized(): Promise<boolean> {
-    return false;
+  /** A 401 to a request sent just before the secret changed is worth one retry with the new one. */
+  async refreshAfterUnauthorized(used: string | undefined): Promise<boolean> {
+    return used !== undefined && used !== this.value.current();
   }
 }
 
 /** `Authorization: Bearer <token>` with a static token (Stripe secret key, SendGrid API key). */
 export class BearerAuth extends StaticAuth {
   readonly kind = 'bearer' as const;
-  constructor(token: string) {
-    super('authorization', `Bearer ${token}`);
+  constructor(token: SecretInput<string>) {
+    super(
+      'authorization',
+      toSecret('bearer token', token).map((t) => `Bearer ${t}`),
+    );
   }
 }
 
 /** HTTP Basic (`Authorization: Basic base64(user:password)`), e.g. Twilio's SID and auth token. */
 export class BasicAuth extends StaticAuth {
   readonly kind = 'basic' as const;
-  constructor(username: string, password: string) {
-    super('authorization', `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+  constructor(username: string, password: SecretInput<string>) {
+    super(
+      'authorization',
+      toSecret('password', password).map(
+        (p) => `Basic ${Buffer.from(`${username}:${p}`).toString('base64')}`,
+      ),
+    );
   }
 }
 
@@ -75,7 +93,11 @@ export interface OAuth2ClientCredentialsOptions {
   /** Absolute URL of the token endpoint. */
   tokenUrl: string;
   clientId: string;
-  clientSecret: string;
+  /**
+   * Read for each token request. When it changes, the cached token is dropped and the next request
+   * fetches one with the new secret; requests already holding the old token finish with it.
+   */
+  clientSecret: SecretInput<string>;
   /** Optional space-separated scopes; omitted from the request when undefined. */
   scope?: string | undefined;
   /**
@@ -120,11 +142,20 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
   private token: CachedToken | undefined;
   private inflight: Promise<CachedToken> | undefined;
   private refreshes = 0;
+  /** Bumped when the client secret changes: a token fetched with an older secret is not cached. */
+  private generation = 0;
   private readonly now: () => number;
+  private readonly clientSecret: Secret<string>;
 
   constructor(private readonly options: OAuth2ClientCredentialsOptions) {
-    this.credentialId = fingerprint(options.tokenUrl, options.clientId, options.clientSecret);
+    this.clientSecret = toSecret('client secret', options.clientSecret);
+    this.credentialId = fingerprint(options.tokenUrl, options.clientId, this.clientSecret.current());
     this.now = options.now ?? Date.now;
+    this.clientSecret.onChange(() => {
+      this.generation += 1;
+      this.token = undefined;
+      this.inflight = undefined;
+    });
   }
 
   /** How many token requests were made: for tests and metrics. */
@@ -149,17 +180,34 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
   private async currentToken(signal?: AbortSignal): Promise<CachedToken> {
     if (this.token && this.now() < this.token.refreshAt) return this.token;
     if (!this.inflight) {
-      this.inflight = this.fetchToken().finally(() => {
-        this.inflight = undefined;
+      const fetching = this.fetchWithCurrentSecret().finally(() => {
+        if (this.inflight === fetching) this.inflight = undefined;
       });
+      this.inflight = fetching;
     }
     // A waiting request that is cancelled stops waiting, without cancelling the shared refresh.
     return raceAbort(this.inflight, signal);
   }
 
-  private async fetchToken(): Promise<CachedToken> {
+  /**
+   * A token fetched with the client secret as it is now; cached only if the secret did not change
+   * meanwhile. A fetch refused while the secret changed is tried again with the new one.
+   */
+  private async fetchWithCurrentSecret(): Promise<CachedToken> {
+    const generation = this.generation;
+    try {
+      const token = await this.fetchToken(this.clientSecret.current());
+      if (generation === this.generation) this.token = token;
+      return token;
+    } catch (error) {
+      if (generation !== this.generation) return this.fetchWithCurrentSecret();
+      throw error;
+    }
+  }
+
+  private async fetchToken(clientSecret: string): Promise<CachedToken> {
     const tracing = this.options.tracing;
-    if (tracing === undefined) return this.requestToken(undefined);
+    if (tracing === undefined) return this.requestToken(clientSecret, undefined);
     const url = new URL(this.options.tokenUrl);
     const parent = tracing.active();
     const span = tracing.tracer.startSpan(
@@ -179,7 +227,7 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
     const headers: Record<string, string> = {};
     tracing.inject(trace.setSpan(parent, span), headers);
     try {
-      const token = await this.requestToken(headers, span);
+      const token = await this.requestToken(clientSecret, headers, span);
       span.setAttribute(ATTR.outcome, 'success');
       return token;
     } catch (error) {
@@ -194,10 +242,11 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
 
   /** One token request; `traceHeaders` (traceparent) and `span` when tracing is on. */
   private async requestToken(
+    clientSecret: string,
     traceHeaders: Record<string, string> | undefined,
     span?: Span,
   ): Promise<CachedToken> {
-    const { provider, tokenUrl, clientId, clientSecret, scope } = this.options;
+    const { provider, tokenUrl, clientId, scope } = this.options;
     this.refreshes += 1;
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (scope) form.set('scope', scope);
@@ -258,7 +307,6 @@ export class OAuth2ClientCredentialsAuth implements AuthStrategy {
     }
     const lifetimeMs = (parsed.expires_in ?? 3600) * 1000;
     const skewMs = Math.min((this.options.refreshSkewSeconds ?? 30) * 1000, lifetimeMs / 2);
-    this.token = { value: parsed.access_token, refreshAt: this.now() + lifetimeMs - skewMs };
-    return this.token;
+    return { value: parsed.access_token, refreshAt: this.now() + lifetimeMs - skewMs };
   }
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
 import { loadConfig } from '../../src/config.js';
-import type { Fields } from '../../src/configSchema.js';
+import { asSectionValues, type Fields, plainValues } from '../../src/configSchema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Tracing } from '../../src/observability/tracing.js';
 import type { ProviderEndpoint, RemoteValues } from '../../src/providers/module.js';
@@ -75,7 +75,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   for (const module of providerModules)
     for (const variable of Object.values(module.config.remote)) delete settingsEnv[variable.name];
   const settings = loadConfig(settingsEnv, undefined, { demoJwtSecret: () => demoSecret }).providers;
-  const settingsOf = (name: ProviderName) => settings[name].settings;
+  const settingsOf = (name: ProviderName) => plainValues(settings[name].settings);
   const [users, stripe, twilio, sendgrid] = await Promise.all([
     SIMULATORS.users().then((m) =>
       m.startDemo({ faults: [], settings: settingsOf('users'), simulator: simulatorOptions.users }),
@@ -107,13 +107,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (production) configEnv[variable.name] = String(remote[key]);
       else delete configEnv[variable.name];
     }
-    endpoints[name] = { mode: 'remote', remote: remote as RemoteValues<Fields>, settings: {} };
+    endpoints[name] = {
+      mode: 'remote',
+      remote: asSectionValues(module.config.remote, remote) as RemoteValues<Fields>,
+      settings: {},
+    };
   }
   const config = loadConfig(configEnv, undefined, { demoJwtSecret: () => demoSecret });
   for (const module of providerModules) {
     const name = module.name as ProviderName;
     const endpoint = endpoints[name]!;
-    endpoint.settings = { ...config.providers[name].settings, ...demos[name].settings };
+    endpoint.settings = {
+      ...config.providers[name].settings,
+      ...asSectionValues(module.config.settings, demos[name].settings ?? {}),
+    };
   }
   const app = await buildApp({
     config,
@@ -127,7 +134,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   app.setPublicBaseUrl(url);
   for (const demo of Object.values(demos)) demo.connectWebhooks?.(url);
 
-  const jwtSecret = config.jwt.secret;
+  const jwtSecret = config.jwt.secret?.current();
   if (jwtSecret === undefined) throw new Error('harness: client tokens need an HS256 secret');
   const token = (sub: string, opts: { admin?: boolean; ttlSeconds?: number } = {}) =>
     mintToken(jwtSecret, {

@@ -7,6 +7,8 @@ import { loadConfig } from '../../src/config.js';
 import { type RunningProviders, startProviders } from '../../src/demo.js';
 import { createLogger } from '../../src/observability/logger.js';
 
+import { isSecret } from '../../src/secrets.js';
+
 let app: App | undefined;
 let providers: RunningProviders | undefined;
 afterEach(async () => {
@@ -50,7 +52,8 @@ describe('demo mode webhooks', () => {
   it('accepts events signed with STRIPE_WEBHOOK_SECRET beside the simulator’s own secret', async () => {
     const url = await startDemo({ STRIPE_WEBHOOK_SECRET: 'whsec_from_stripe_listen' });
     expect(providers!.endpoints.stripe.mode).toBe('simulator');
-    expect(providers!.endpoints.stripe.settings.webhookSecrets).toHaveLength(2);
+    const secrets = providers!.endpoints.stripe.settings.webhookSecrets;
+    expect(isSecret(secrets) ? secrets.current() : secrets).toHaveLength(2);
     const res = await post(url, 'whsec_from_stripe_listen');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: true, duplicate: false });
@@ -59,7 +62,8 @@ describe('demo mode webhooks', () => {
 
   it('without it, only the simulator’s own secret verifies', async () => {
     const url = await startDemo({});
-    expect(providers!.endpoints.stripe.settings.webhookSecrets).toHaveLength(1);
+    const secrets = providers!.endpoints.stripe.settings.webhookSecrets;
+    expect(isSecret(secrets) ? secrets.current() : secrets).toHaveLength(1);
     expect((await post(url, 'whsec_from_stripe_listen')).status).toBe(400);
   });
 });

@@ -219,7 +219,13 @@ describe('/readyz', () => {
       circuits: { stripe: 'closed', 'stripe:writes': 'closed' },
       lastSuccessAt: iso,
       lastError: { code: 'BAD_USER_INPUT', status: 400, at: iso },
-      throttle: { ratePerSecond: 81, configuredRatePerSecond: 81, pausedUntil: null, pauseRemainingMs: 0 },
+      // 90/s less the 10 % burst and the 5 % headroom (services.ts bucketFor)
+      throttle: {
+        ratePerSecond: 76.5,
+        configuredRatePerSecond: 76.5,
+        pausedUntil: null,
+        pauseRemainingMs: 0,
+      },
     });
     expect(body.providers.users).toMatchObject({ state: 'ok', lastError: null, lastSuccessAt: iso });
     expect(Object.keys(body.providers).sort()).toEqual(['sendgrid', 'stripe', 'twilio', 'users']);

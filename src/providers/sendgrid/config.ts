@@ -1,10 +1,10 @@
 // SendGrid's configuration: key, sender, event webhook key and rate, written once.
-import { custom, decimal, secret, text, url } from '../../configSchema.js';
+import { custom, decimal, rotating, secret, text, url } from '../../configSchema.js';
 import type { ProviderConfigSpec } from '../module.js';
 import { sendgridPublicKey } from './webhookSignature.js';
 
 const remote = {
-  apiKey: secret('SENDGRID_API_KEY', { doc: 'API key (`SG.…`).' }),
+  apiKey: rotating(secret('SENDGRID_API_KEY', { doc: 'API key (`SG.…`).' }), 'none'),
   fromEmail: text('SENDGRID_FROM_EMAIL', {
     pattern: /^[^\s@]+@[^\s@]+$/,
     maxLength: 254,
@@ -15,19 +15,23 @@ const remote = {
 
 const settings = {
   apiBase: url('SENDGRID_API_BASE', { default: 'https://api.sendgrid.com', doc: 'SendGrid API base URL.' }),
-  webhookPublicKey: custom<string | undefined>('SENDGRID_WEBHOOK_PUBLIC_KEY', {
-    defaultDoc: 'demo: generated; production: required',
-    expected: 'an ECDSA public key, base64 DER (from the event webhook settings) or PEM',
-    parse: (raw) => {
-      try {
-        sendgridPublicKey(raw);
-        return raw.trim();
-      } catch {
-        return undefined;
-      }
-    },
-    doc: "Verification key of SendGrid's signed event webhook (ECDSA P-256).",
-  }),
+  webhookPublicKey: rotating(
+    custom<string | undefined>('SENDGRID_WEBHOOK_PUBLIC_KEY', {
+      secret: true, // not a secret, but rotated with the webhook settings like one: may come from a file
+      defaultDoc: 'demo: generated; production: required',
+      expected: 'an ECDSA public key (base64 DER or PEM)',
+      parse: (raw) => {
+        try {
+          sendgridPublicKey(raw);
+          return raw.trim();
+        } catch {
+          return undefined;
+        }
+      },
+      doc: "Verification key of SendGrid's signed event webhook (ECDSA P-256), checked at startup.",
+    }),
+    'webhook',
+  ),
   ratePerSecond: decimal('SENDGRID_RATE_LIMIT_PER_SECOND', {
     min: 0.1,
     max: 100_000,

@@ -3,7 +3,7 @@
 // counted, never retried for.
 import { z } from 'zod';
 import type { ProviderWebhooks } from '../module.js';
-import { parseJsonBody } from '../webhookKit.js';
+import { parseJsonBody, verifyWithAny } from '../webhookKit.js';
 import type { SendGridClient } from './client.js';
 import type { sendgridConfig } from './config.js';
 import { sendgridPublicKey, verifySendGridSignature } from './webhookSignature.js';
@@ -20,17 +20,15 @@ type Spec = typeof sendgridConfig;
 
 export const sendgridWebhooks: ProviderWebhooks<Spec['remote'], Spec['settings'], SendGridClient> = {
   verify(delivery, endpoint, ctx) {
-    verifySendGridSignature(
-      delivery.rawBody,
-      delivery.header('x-twilio-email-event-webhook-signature'),
-      delivery.header('x-twilio-email-event-webhook-timestamp'),
-      {
-        // Imported per delivery (tens of µs): webhooks are not a hot path, and a rotated key applies at once.
-        publicKey: endpoint.settings.webhookPublicKey
-          ? sendgridPublicKey(endpoint.settings.webhookPublicKey)
-          : undefined,
-        now: ctx.now,
-      },
+    // The current key and, within WEBHOOK_SECRET_GRACE_SECONDS of a rotation, the replaced one.
+    const keys = endpoint.settings.webhookPublicKey?.map(sendgridPublicKey).accepted() ?? [];
+    verifyWithAny('sendgrid', keys, (publicKey) =>
+      verifySendGridSignature(
+        delivery.rawBody,
+        delivery.header('x-twilio-email-event-webhook-signature'),
+        delivery.header('x-twilio-email-event-webhook-timestamp'),
+        { publicKey, now: ctx.now },
+      ),
     );
   },
   async handle(_verified, delivery, ctx) {

@@ -1,22 +1,29 @@
 // Stripe's configuration: its key, webhook secrets, rate and cache lifetimes, written once.
-import { decimal, integer, list, secret, url } from '../../configSchema.js';
+import { decimal, integer, list, rotating, secret, url } from '../../configSchema.js';
 import type { ProviderConfigSpec } from '../module.js';
 
 const remote = {
-  secretKey: secret('STRIPE_SECRET_KEY', { doc: 'Secret API key (`sk_live_...`, `sk_test_...`).' }),
+  secretKey: rotating(
+    secret('STRIPE_SECRET_KEY', { doc: 'Secret API key (`sk_live_...`, `sk_test_...`).' }),
+    'none',
+  ),
 };
 
 const settings = {
   apiBase: url('STRIPE_API_BASE', { default: 'https://api.stripe.com', doc: 'Stripe API base URL.' }),
-  webhookSecrets: list('STRIPE_WEBHOOK_SECRET', {
-    default: [],
-    defaultDoc: 'demo: generated; production: required',
-    secret: true,
-    maxItems: 8,
-    expected: 'comma-separated webhook signing secrets',
-    item: (part) => (part.length <= 512 ? part : undefined),
-    doc: "Webhook signing secret(s), comma-separated while rotating; in demo mode accepted beside the simulator's own (e.g. `stripe listen`'s).",
-  }),
+  webhookSecrets: rotating(
+    list('STRIPE_WEBHOOK_SECRET', {
+      default: [],
+      defaultDoc: 'demo: generated; production: required',
+      secret: true,
+      maxItems: 8,
+      expected: 'one or more comma-separated secrets',
+      minItems: 1,
+      item: (part) => (part.length <= 512 ? part : undefined),
+      doc: "Webhook signing secret(s), comma-separated while rotating; in demo mode accepted beside the simulator's own (e.g. `stripe listen`'s).",
+    }),
+    'webhook',
+  ),
   ratePerSecond: decimal('STRIPE_RATE_LIMIT_PER_SECOND', {
     min: 0.1,
     max: 100_000,
@@ -51,7 +58,7 @@ export const stripeConfig: ProviderConfigSpec<typeof remote, typeof settings> = 
   remote,
   settings,
   check: ({ mode, settings }, { isProduction }) =>
-    isProduction && mode === 'remote' && settings.webhookSecrets.length === 0
+    isProduction && mode === 'remote' && settings.webhookSecrets.current().length === 0
       ? ['STRIPE_WEBHOOK_SECRET: required in production']
       : [],
 };

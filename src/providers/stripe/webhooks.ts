@@ -28,7 +28,8 @@ type Spec = typeof stripeConfig;
 export const stripeWebhooks: ProviderWebhooks<Spec['remote'], Spec['settings'], StripeClient> = {
   verify(delivery, endpoint, ctx) {
     verifyStripeSignature(delivery.rawBody, delivery.header('stripe-signature'), {
-      secrets: endpoint.settings.webhookSecrets,
+      // The current secrets and, within WEBHOOK_SECRET_GRACE_SECONDS of a rotation, the replaced ones.
+      secrets: endpoint.settings.webhookSecrets.accepted().flat(),
       now: ctx.now,
     });
   },

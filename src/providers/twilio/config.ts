@@ -1,5 +1,5 @@
 // Twilio's configuration: account, sender, rate and cache lifetime, written once.
-import { decimal, integer, secret, text, url } from '../../configSchema.js';
+import { decimal, integer, rotating, secret, text, url } from '../../configSchema.js';
 import type { ProviderConfigSpec } from '../module.js';
 
 const remote = {
@@ -8,9 +8,10 @@ const remote = {
     expected: 'an account SID (AC + 32 hex digits)',
     doc: 'Account SID (HTTP Basic user).',
   }),
-  authToken: secret('TWILIO_AUTH_TOKEN', {
-    doc: 'Auth token (HTTP Basic password; signs status callbacks).',
-  }),
+  authToken: rotating(
+    secret('TWILIO_AUTH_TOKEN', { doc: 'Auth token (HTTP Basic password; signs status callbacks).' }),
+    'webhook',
+  ),
   fromNumber: text('TWILIO_FROM_NUMBER', {
     pattern: /^\+[1-9]\d{6,14}$/,
     expected: 'an E.164 number (+15005550006)',

@@ -4,7 +4,7 @@
 // in the signed callback URL.
 import { messageTopic } from '../../models/messaging.js';
 import type { ProviderWebhooks, WebhookContext, WebhookDelivery } from '../module.js';
-import { bounded, WebhookVerificationError } from '../webhookKit.js';
+import { bounded, verifyWithAny, WebhookVerificationError } from '../webhookKit.js';
 import type { TwilioClient } from './client.js';
 import type { twilioConfig } from './config.js';
 import { verifyTwilioSignature } from './webhookSignature.js';
@@ -23,13 +23,16 @@ export const twilioWebhooks: ProviderWebhooks<
   verify(delivery, endpoint, ctx) {
     const base = ctx.publicBaseUrl();
     if (!base) throw new WebhookVerificationError('twilio', 'not_configured');
-    return verifyTwilioSignature({
-      authToken: endpoint.remote.authToken,
-      url: new URL(delivery.url, base).toString(),
-      signature: delivery.header('x-twilio-signature'),
-      contentType: delivery.header('content-type'),
-      rawBody: delivery.rawBody,
-    });
+    // The current token and, within WEBHOOK_SECRET_GRACE_SECONDS of a rotation, the replaced one.
+    return verifyWithAny('twilio', endpoint.remote.authToken.accepted(), (authToken) =>
+      verifyTwilioSignature({
+        authToken,
+        url: new URL(delivery.url, base).toString(),
+        signature: delivery.header('x-twilio-signature'),
+        contentType: delivery.header('content-type'),
+        rawBody: delivery.rawBody,
+      }),
+    );
   },
   async handle(params, delivery, ctx) {
     const sid = params.get('MessageSid') ?? '';

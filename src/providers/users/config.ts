@@ -1,13 +1,18 @@
 // The users service's configuration: where it is, its OAuth2 client-credentials grant, its limits
 // and how long its answers are cached. Every default is written here once.
-import { decimal, integer, secret, text, url } from '../../configSchema.js';
+import { decimal, integer, rotating, secret, text, url } from '../../configSchema.js';
 import type { ProviderConfigSpec } from '../module.js';
 
 const remote = {
   apiUrl: url('USERS_API_URL', { doc: 'Base URL of the users service.' }),
   tokenUrl: url('USERS_TOKEN_URL', { doc: 'Its OAuth2 token endpoint (client-credentials grant).' }),
   clientId: text('USERS_CLIENT_ID', { doc: 'OAuth2 client id.' }),
-  clientSecret: secret('USERS_CLIENT_SECRET', { doc: 'OAuth2 client secret.' }),
+  clientSecret: rotating(
+    secret('USERS_CLIENT_SECRET', {
+      doc: 'OAuth2 client secret (a new one from its file: the next token is fetched with it).',
+    }),
+    'none',
+  ),
 };
 
 const settings = {

@@ -47,6 +47,10 @@ export interface SendGridSimulator extends Simulator {
   setEventWebhook(target: SendGridEventWebhookTarget | undefined): void;
   /** Resolves once every Event Webhook POST queued so far has been delivered or has used up its retries. */
   flushWebhooks(): Promise<void>;
+  /** Accepts another API key (SendGrid accounts hold many; rotation: create the new, then delete the old). */
+  addApiKey(key: string): void;
+  /** Stops accepting an API key: it then gets SendGrid's 401. */
+  removeApiKey(key: string): void;
 }
 
 /** Route names, for counters and fault matching. */
@@ -62,6 +66,7 @@ const MAX_BODY_BYTES = 30 * 1024 * 1024; // 30 MiB
 
 export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): SendGridSimulator {
   const apiKey = opts.apiKey ?? DEFAULT_SENDGRID_API_KEY;
+  const apiKeys = new Set([apiKey]);
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const sent: SentMail[] = [];
   const events: SendGridEvent[] = [];
@@ -73,7 +78,8 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
     if (authorization === undefined || authorization === '') {
       return errors(401, [{ message: 'authorization required', field: null, help: null }]);
     }
-    if (bearerToken(authorization) !== apiKey) {
+    const key = bearerToken(authorization);
+    if (key === undefined || !apiKeys.has(key)) {
       return errors(401, [
         {
           message: 'The provided authorization grant is invalid, expired, or revoked',
@@ -131,6 +137,13 @@ export function createSendGridSimulator(opts: SendGridSimulatorOptions = {}): Se
       eventWebhook = target;
     },
     flushWebhooks: () => outbox.flush(),
+    addApiKey(key) {
+      if (key === '') throw new TypeError('API key: expected a non-empty string');
+      apiKeys.add(key);
+    },
+    removeApiKey(key) {
+      apiKeys.delete(key);
+    },
   };
   return Object.assign(sim, own);
 }

@@ -57,6 +57,10 @@ export interface StripeSimulator extends Simulator {
   setWebhook(target: StripeWebhookTarget | undefined): void;
   /** Resolves once every webhook queued so far has been delivered or has used up its retries. */
   flushWebhooks(): Promise<void>;
+  /** Accepts another API key of the account (Stripe's "roll key" keeps the old one working for a while). */
+  addApiKey(key: string): void;
+  /** Stops accepting an API key (the rolled key's expiry): it then gets Stripe's 401. */
+  removeApiKey(key: string): void;
 }
 
 /** Route names, for counters and fault matching. */
@@ -76,7 +80,8 @@ export function createStripeSimulator(opts: StripeSimulatorOptions = {}): Stripe
   const outbox = createOutbox({ retryDelaysMs: opts.webhookRetryDelaysMs, timeoutMs: opts.webhookTimeoutMs });
   const events = createStripeEventLog({ apiVersion, outbox, webhook: opts.webhook });
   const state = createStripeState(seedStripe(buildSeedUsers(opts.seedUsers ?? 1000)), events);
-  const api = createStripeApi({ apiKeys: new Set([secretKey, ...(opts.additionalKeys ?? [])]), apiVersion });
+  const apiKeys = new Set([secretKey, ...(opts.additionalKeys ?? [])]);
+  const api = createStripeApi({ apiKeys, apiVersion });
 
   const sim = createSimulator({
     name: 'stripe',
@@ -113,6 +118,13 @@ export function createStripeSimulator(opts: StripeSimulatorOptions = {}): Stripe
     setPaymentIntentStatus: (id, status) => setPaymentIntentStatus(state, id, status),
     setWebhook: (target) => events.setWebhook(target),
     flushWebhooks: () => outbox.flush(),
+    addApiKey: (key) => {
+      if (key === '') throw new TypeError('API key: expected a non-empty string');
+      apiKeys.add(key);
+    },
+    removeApiKey: (key) => {
+      apiKeys.delete(key);
+    },
   };
   return Object.assign(sim, own);
 }

@@ -11,7 +11,7 @@ export function authenticate(req: SimRequest, account: TwilioAccount): void {
   const password = credentials?.password ?? '';
   if (
     user !== account.accountSid ||
-    password !== account.authToken ||
+    (password !== account.authToken && password !== account.secondaryAuthToken) ||
     req.params.AccountSid !== account.accountSid
   ) {
     throw twilioError(401, 20003, 'Authenticate', { 'www-authenticate': 'Basic realm="Twilio API"' });

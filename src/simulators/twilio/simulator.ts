@@ -1,7 +1,7 @@
 // Twilio simulator: the 2010-04-01 Messages resource (create, fetch, filtered pages) with HTTP Basic
 // auth, Twilio's error codes, messages that move queued -> sent -> delivered, and signed status callbacks.
 // This file composes the parts: auth.ts, createMessage.ts, readMessages.ts and delivery.ts over state.ts.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { DeliveryAttempt } from '../shared/outbox.js';
 import { createOutbox } from '../shared/outbox.js';
 import type { ProviderSimulatorOptions, Simulator } from '../shared/simulator.js';
@@ -15,7 +15,7 @@ import { twilioFaultError } from './errors.js';
 import type { TwilioMessage, TwilioMessageStatus } from './messages.js';
 import { fetchMessage, listMessages } from './readMessages.js';
 import { DEMO_FROM_NUMBER, seedTwilio } from './seed.js';
-import type { TwilioState } from './state.js';
+import type { TwilioAccount, TwilioState } from './state.js';
 
 export interface TwilioSimulatorOptions extends ProviderSimulatorOptions {
   /** Account SID accepted as the Basic user name and in paths. Default: `AC` + 32 hex, fixed for the demo. */
@@ -50,6 +50,13 @@ export interface TwilioSimulator extends Simulator {
   setMessageStatus(sid: string, status: TwilioMessageStatus): TwilioMessage;
   /** Messages created through the API since creation or `resetCounters()`. */
   createdCount(): number;
+  /**
+   * Twilio's auth token rotation: creates the secondary token (accepted for API calls beside the
+   * primary, `authToken`, which still signs callbacks). Default: a random one. Returns it.
+   */
+  createSecondaryAuthToken(token?: string): string;
+  /** Makes the secondary token the primary (it signs callbacks from now on); the old primary stops working at once. */
+  promoteSecondaryAuthToken(): void;
 }
 
 /** Route names, for counters and fault matching. */
@@ -63,9 +70,10 @@ export const DEFAULT_TWILIO_ACCOUNT_SID = `AC${demoHex('account')}`;
 export const DEFAULT_TWILIO_AUTH_TOKEN = demoHex('auth-token');
 
 export function createTwilioSimulator(opts: TwilioSimulatorOptions = {}): TwilioSimulator {
-  const account = {
+  const account: TwilioAccount = {
     accountSid: opts.accountSid ?? DEFAULT_TWILIO_ACCOUNT_SID,
     authToken: opts.authToken ?? DEFAULT_TWILIO_AUTH_TOKEN,
+    secondaryAuthToken: undefined,
     fromNumber: opts.fromNumber ?? DEMO_FROM_NUMBER,
   };
   const statusDelaysMs = opts.statusDelaysMs === undefined ? ([50, 100] as const) : opts.statusDelaysMs;
@@ -120,15 +128,30 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions = {}): Twilio
     },
   });
 
-  const own: Omit<TwilioSimulator, keyof Simulator> = {
+  const own: Omit<TwilioSimulator, keyof Simulator | 'authToken'> = {
     messages: state.messages,
-    ...account,
+    accountSid: account.accountSid,
+    fromNumber: account.fromNumber,
     callbackDeliveries: state.outbox.attempts,
     flushCallbacks: () => state.outbox.flush(),
     setMessageStatus: (sid, status) => setMessageStatus(state, sid, status),
     createdCount: () => state.created,
+    createSecondaryAuthToken(token = randomBytes(16).toString('hex')) {
+      if (!/^[0-9a-f]{32}$/.test(token)) throw new TypeError('auth token: expected 32 lowercase hex digits');
+      account.secondaryAuthToken = token;
+      return token;
+    },
+    promoteSecondaryAuthToken() {
+      if (account.secondaryAuthToken === undefined) throw new Error('no secondary auth token to promote');
+      account.authToken = account.secondaryAuthToken;
+      account.secondaryAuthToken = undefined;
+    },
   };
-  return Object.assign(sim, own);
+  // The primary token changes on promotion: read it live.
+  return Object.defineProperty(Object.assign(sim, own), 'authToken', {
+    get: () => account.authToken,
+    enumerable: true,
+  }) as TwilioSimulator;
 }
 
 function demoHex(purpose: string): string {

@@ -5,8 +5,10 @@ import type { TwilioMessage } from './messages.js';
 
 export interface TwilioAccount {
   readonly accountSid: string;
-  /** The Basic password; also the key that signs status callbacks. */
-  readonly authToken: string;
+  /** The primary auth token: a Basic password, and the key that signs status callbacks. */
+  authToken: string;
+  /** The secondary auth token, while one exists: a Basic password too, signing nothing (Twilio's rotation). */
+  secondaryAuthToken: string | undefined;
   /** The account's sending number. */
   readonly fromNumber: string;
 }

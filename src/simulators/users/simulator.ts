@@ -35,6 +35,10 @@ export interface UsersSimulator extends Simulator {
   revokeTokens(): void;
   /** Lifetime of tokens issued from now on, in whole seconds (>= 1). */
   setTokenTtl(seconds: number): void;
+  /** Accepts another client secret beside the current ones (rotation: add the new, then remove the old). */
+  addClientSecret(secret: string): void;
+  /** Stops accepting a client secret; tokens already issued with it stay valid until they expire. */
+  removeClientSecret(secret: string): void;
 }
 
 /** Route names, for counters and fault matching. */
@@ -81,6 +85,8 @@ export function createUsersSimulator(opts: UsersSimulatorOptions = {}): UsersSim
     expireTokens: () => tokens.expireAll(),
     revokeTokens: () => tokens.expireAll(),
     setTokenTtl: (seconds) => tokens.setTtl(seconds),
+    addClientSecret: (secret) => tokens.addClientSecret(secret),
+    removeClientSecret: (secret) => tokens.removeClientSecret(secret),
   };
   return Object.assign(sim, own);
 }

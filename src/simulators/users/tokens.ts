@@ -27,10 +27,16 @@ export interface TokenService {
   expireAll(): void;
   /** Lifetime of tokens issued from now on, in whole seconds (>= 1). */
   setTtl(seconds: number): void;
+  /** Accepts `secret` as the client's secret too (a rotation's new secret; the old one stays valid). */
+  addClientSecret(secret: string): void;
+  /** Stops accepting `secret` (a rotation's end); tokens issued with it stay valid until they expire. */
+  removeClientSecret(secret: string): void;
 }
 
 export function createTokenService(opts: TokenServiceOptions): TokenService {
   const { credentials } = opts;
+  /** Client secrets accepted now: one, or two while the client rotates it (as identity providers allow). */
+  const secrets = new Set([credentials.clientSecret]);
   let ttlSeconds = checkTtl(opts.ttlSeconds);
   /** access token -> expiry (ms since epoch). */
   const tokens = new Map<string, number>();
@@ -47,11 +53,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       if (client === 'conflict') {
         return oauthError(400, 'invalid_request', 'use one client authentication method, not both');
       }
-      if (
-        client === undefined ||
-        client.id !== credentials.clientId ||
-        client.secret !== credentials.clientSecret
-      ) {
+      if (client === undefined || client.id !== credentials.clientId || !secrets.has(client.secret)) {
         return oauthError(401, 'invalid_client', 'client authentication failed', {
           'www-authenticate': 'Basic realm="users"',
         });
@@ -96,6 +98,13 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     },
     setTtl(seconds) {
       ttlSeconds = checkTtl(seconds);
+    },
+    addClientSecret(secret) {
+      if (secret === '') throw new TypeError('client secret: expected a non-empty string');
+      secrets.add(secret);
+    },
+    removeClientSecret(secret) {
+      secrets.delete(secret);
     },
   };
 }

@@ -42,7 +42,7 @@ describe('accounts configuration', () => {
       OAUTH_RETURN_URLS: 'https://app.example.com/settings,https://admin.example.com',
     });
     expect(config.accounts.databaseUrl).toBe('postgres://junction:pw@db.internal:5432/junction');
-    expect(config.accounts.encryptionKeys?.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(config.accounts.encryptionKeys?.current().map((k) => k.id)).toEqual(['k2', 'k1']);
     expect(config.accounts.returnUrls).toHaveLength(2);
   });
 
@@ -53,7 +53,7 @@ describe('accounts configuration', () => {
       (p) => files[p]!,
     );
     expect(config.accounts.databaseUrl).toBe('postgresql://u:p@h/d');
-    expect(config.accounts.encryptionKeys?.[0]?.id).toBe('k');
+    expect(config.accounts.encryptionKeys?.current()[0]?.id).toBe('k');
   });
 
   it('requires DATABASE_URL and TOKEN_ENCRYPTION_KEYS in production', () => {

@@ -9,6 +9,7 @@ const SRC = join(import.meta.dirname, '../../../src');
 /** Rank of each part of src/ (files directly in src/ are the composition root, above everything). */
 const RANK: Record<string, number> = {
   'configSchema.ts': 0,
+  'secrets.ts': 0, // a leaf: the Secret handle every layer may carry
   models: 0,
   upstream: 1,
   observability: 2,

@@ -1,6 +1,7 @@
 // config.ts: defaults, validation, and the production rules.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, isLoopbackHost, loadConfig } from '../../../src/config.js';
+import type { Secret } from '../../../src/secrets.js';
 
 const usersEnv = {
   USERS_API_URL: 'https://users.internal',
@@ -44,13 +45,14 @@ describe('loadConfig', () => {
     expect(config.host).toBe('127.0.0.1');
     expect(config.providers.users).toMatchObject({ mode: 'simulator' });
     expect(config.providers.users).not.toHaveProperty('remote');
-    expect(config.jwt).toMatchObject({ secret: 'd'.repeat(43), isDemoSecret: true, requireExp: true });
+    expect(config.jwt).toMatchObject({ isDemoSecret: true, requireExp: true });
+    expect(config.jwt.secret?.current()).toBe('d'.repeat(43));
     expect(config.graphql.introspection).toBe(true);
   });
 
   it('has no signing secret of its own: without a source, each load gets a fresh random one', () => {
-    const a = loadConfig({}).jwt.secret!;
-    const b = loadConfig({}).jwt.secret!;
+    const a = loadConfig({}).jwt.secret!.current();
+    const b = loadConfig({}).jwt.secret!.current();
     expect(Buffer.byteLength(a)).toBeGreaterThanOrEqual(32);
     expect(a).not.toBe(b);
   });
@@ -78,8 +80,8 @@ describe('loadConfig', () => {
       "JWT_SECRET or JWT_JWKS_URL: required when a provider is remote (users); demo mode's generated secret is for loopback only",
     ]);
     expect(problems({ STRIPE_SECRET_KEY: 'sk_test_x' })[0]).toContain('a provider is remote (stripe)');
+    expect(loadConfig({ ...usersEnv, JWT_SECRET }).jwt.secret?.current()).toBe(JWT_SECRET);
     expect(loadConfig({ ...usersEnv, JWT_SECRET }).jwt).toMatchObject({
-      secret: JWT_SECRET,
       isDemoSecret: false,
     });
     expect(loadConfig({ ...usersEnv, JWT_JWKS_URL: 'https://idp.example/jwks.json' }).jwt.jwksUrl).toBe(
@@ -105,7 +107,7 @@ describe('loadConfig', () => {
     const list = problems({ JWT_SECRET: short });
     expect(list).toEqual(['JWT_SECRET: expected at least 32 bytes (HS256 key strength), at most 4096']);
     // Bytes, not characters: 11 three-byte characters are 33 bytes.
-    expect(loadConfig({ JWT_SECRET: '€'.repeat(11) }).jwt.secret).toBe('€'.repeat(11));
+    expect(loadConfig({ JWT_SECRET: '€'.repeat(11) }).jwt.secret?.current()).toBe('€'.repeat(11));
     expect(problems({ JWT_SECRET: '€'.repeat(10) })).toHaveLength(1);
     // An empty JWT_SECRET is not "unset": it never falls back to the demo secret.
     expect(problems({ JWT_SECRET: '', HOST: '127.0.0.1' }).join('\n')).toContain('JWT_SECRET: empty');
@@ -143,10 +145,9 @@ describe('loadConfig', () => {
 
   it('keeps STRIPE_WEBHOOK_SECRET when Stripe is simulated (stripe listen --forward-to in demo mode)', () => {
     const config = loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_from_cli' });
-    expect(config.providers.stripe).toMatchObject({
-      mode: 'simulator',
-      settings: { webhookSecrets: ['whsec_from_cli'] },
-    });
+    expect(config.providers.stripe.mode).toBe('simulator');
+    const stripe = config.providers.stripe.settings as { webhookSecrets: Secret<string[]> };
+    expect(stripe.webhookSecrets.current()).toEqual(['whsec_from_cli']);
   });
 
   it('names every missing variable in production, in one error', () => {
@@ -203,19 +204,18 @@ describe('loadConfig', () => {
     });
     expect(config.providers.stripe).toMatchObject({
       mode: 'remote',
-      settings: { apiBase: 'https://api.stripe.com', webhookSecrets: ['whsec_old', 'whsec_new'] },
+      settings: { apiBase: 'https://api.stripe.com' },
     });
+    const stripe = config.providers.stripe.settings as { webhookSecrets: Secret<string[]> };
+    expect(stripe.webhookSecrets.current()).toEqual(['whsec_old', 'whsec_new']);
     expect(config.providers.twilio).toMatchObject({ mode: 'remote' });
     expect(config.publicBaseUrl).toBe('https://junction.example.com');
     expect(config.providers.users).toMatchObject({
       mode: 'remote',
-      remote: {
-        apiUrl: usersEnv.USERS_API_URL,
-        tokenUrl: usersEnv.USERS_TOKEN_URL,
-        clientId: 'junction',
-        clientSecret: 's3cr3t-value',
-      },
+      remote: { apiUrl: usersEnv.USERS_API_URL, tokenUrl: usersEnv.USERS_TOKEN_URL, clientId: 'junction' },
     });
+    const users = config.providers.users as unknown as { remote: { clientSecret: Secret<string> } };
+    expect(users.remote.clientSecret.current()).toBe('s3cr3t-value');
     expect(config.graphql.introspection).toBe(false);
     expect(config.jwt.isDemoSecret).toBe(false);
   });
@@ -225,7 +225,9 @@ describe('loadConfig', () => {
       { ...usersEnv, JWT_SECRET, USERS_CLIENT_SECRET: '', USERS_CLIENT_SECRET_FILE: '/run/secrets/users' },
       (path) => (path === '/run/secrets/users' ? 'from-file\n' : ''),
     );
-    expect(config.providers.users).toMatchObject({ remote: { clientSecret: 'from-file' } });
+    const users = config.providers.users as unknown as { remote: { clientSecret: Secret<string> } };
+    expect(users.remote.clientSecret.current()).toBe('from-file');
+    expect(users.remote.clientSecret.file).toBe('/run/secrets/users');
   });
 });
 

@@ -21,7 +21,7 @@ describe('ROUTER_SECRET', () => {
 
   it('is taken when 32..512 characters long', () => {
     const secret = 'r'.repeat(32);
-    expect(loadConfig({ ROUTER_SECRET: secret }).federation.routerSecret).toBe(secret);
+    expect(loadConfig({ ROUTER_SECRET: secret }).federation.routerSecret?.current()).toBe(secret);
   });
 
   it.each([
@@ -39,6 +39,6 @@ describe('ROUTER_SECRET', () => {
     const config = loadConfig({ ROUTER_SECRET_FILE: '/run/secrets/router' }, (path) =>
       path === '/run/secrets/router' ? `${'f'.repeat(40)}\n` : '',
     );
-    expect(config.federation.routerSecret).toBe('f'.repeat(40));
+    expect(config.federation.routerSecret?.current()).toBe('f'.repeat(40));
   });
 });

@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { mintToken } from '../../../src/cli/token.js';
 import type { Config } from '../../../src/config.js';
 import { createViewerVerifier, InvalidTokenError } from '../../../src/graphql/viewer.js';
+import { fileSecret, fixedSecret } from '../../../src/secrets.js';
 
 const SECRET = 'unit-test-secret-that-is-long-enough-0123456789';
 const jwt: Config['jwt'] = {
-  secret: SECRET,
+  secret: fixedSecret('JWT_SECRET', SECRET),
   jwksUrl: undefined,
   issuer: undefined,
   audience: undefined,
@@ -124,5 +125,34 @@ describe('createViewerVerifier', () => {
     const viewer = await verify(`Bearer ${await sign({ sub: 'usr_0001', roles: many, exp })}`);
     expect(viewer?.roles).toHaveLength(64);
     expect(viewer?.isAdmin).toBe(false); // "admin" came after the cap
+  });
+
+  it('accepts tokens signed with a rotated-out secret during its grace, cached or not, and refuses them after', async () => {
+    const c = clock();
+    const NEW = 'the-new-secret-that-is-long-enough-0123456789';
+    const secret = fileSecret({
+      variable: 'JWT_SECRET',
+      file: '/run/secrets/jwt',
+      raw: SECRET,
+      value: SECRET,
+      graceMs: 3_600_000,
+      now: c.now,
+    });
+    const verify = createViewerVerifier({ ...jwt, secret }, { now: c.now, cacheTtlMs: 24 * 3_600_000 });
+    const before = await mintToken(SECRET, { sub: 'usr_old', ttlSeconds: 86_400 });
+    expect(await verify(`Bearer ${before}`)).toMatchObject({ id: 'usr_old' }); // now cached
+    secret.offer(NEW);
+    const after = await mintToken(NEW, { sub: 'usr_new', ttlSeconds: 86_400 });
+    expect(await verify(`Bearer ${after}`)).toMatchObject({ id: 'usr_new' });
+    expect(await verify(`Bearer ${before}`)).toMatchObject({ id: 'usr_old' });
+    const unseen = await mintToken(SECRET, { sub: 'usr_unseen', ttlSeconds: 86_400 });
+    expect(await verify(`Bearer ${unseen}`)).toMatchObject({ id: 'usr_unseen' });
+    c.advance(3_600_000);
+    // The cache holds it for a day, but the secret that verified it is no longer accepted.
+    await expect(verify(`Bearer ${before}`)).rejects.toMatchObject({
+      reason: 'the signature does not verify',
+    });
+    await expect(verify(`Bearer ${unseen}`)).rejects.toThrow(InvalidTokenError);
+    expect(await verify(`Bearer ${after}`)).toMatchObject({ id: 'usr_new' });
   });
 });
