@@ -40,7 +40,14 @@ async function main(): Promise<void> {
       `${sim.name}: not configured, running its embedded simulator`,
     );
   }
-  const app = await buildApp({ config, endpoints: providers.endpoints, logger, tracing });
+  // Demo mode keeps connected accounts (embedded database, token key) in the demo state directory.
+  const app = await buildApp({
+    config,
+    endpoints: providers.endpoints,
+    logger,
+    tracing,
+    accounts: { demoState },
+  });
   await app.server.listen({ port: config.port, host: config.host });
   const anyAddress = config.host === '0.0.0.0' || config.host === '::';
   // An IPv6 literal goes in brackets inside a URL.
