@@ -10,7 +10,7 @@ import type { KeyRing } from '../../src/accounts/crypto.js';
 import type { Sql } from '../../src/accounts/database.js';
 import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
-import { loadConfig } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import type { Fields } from '../../src/configSchema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Tracing } from '../../src/observability/tracing.js';
@@ -34,6 +34,10 @@ export interface GraphQLResponse {
 export interface Harness {
   url: string;
   app: App;
+  /** Where each provider is (the simulators): another Junction over the same providers can use them. */
+  endpoints: ProviderEndpoints;
+  /** The configuration this Junction runs with. */
+  config: Config;
   users: UsersSimulator;
   stripe: StripeSimulator;
   twilio: TwilioSimulator;
@@ -173,6 +177,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return {
     url,
     app,
+    endpoints: endpoints as ProviderEndpoints,
+    config,
     users: users.simulator,
     stripe: stripe.simulator,
     twilio: twilio.simulator,
