@@ -109,9 +109,9 @@ describe('GitHub connected account', () => {
     // A cursor is opaque and checked: a tampered one is BAD_USER_INPUT, and no page=1000 is ever asked.
     const forged = Buffer.from(JSON.stringify(['v1', 'repositories', '1000000000', 0])).toString('base64url');
     const bad = await h.gql(NAMES, { token, variables: { first: 5, after: forged } });
-    expect(bad.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'after' });
+    expect(bad.body.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'after' });
     const garbage = await h.gql(NAMES, { token, variables: { first: 5, after: 'not-a-cursor' } });
-    expect(garbage.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(garbage.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(h.github.requests.filter((r) => r.route === 'GET /user/repos')).toHaveLength(3);
   });
 
@@ -148,13 +148,13 @@ describe('GitHub connected account', () => {
       token: await h.token('usr_0105'),
       variables: { id: 'usr_0104' },
     });
-    expect(stranger.body.errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(stranger.body.errors?.[0].extensions.code).toBe('FORBIDDEN');
 
     const adminReads = await h.gql('query($id: ID!) { user(id: $id) { id github { login } } }', {
       variables: { id: 'usr_0104' },
     });
     expect(adminReads.body.data.user).toEqual({ id: 'usr_0104', github: null });
-    expect(adminReads.body.errors[0]).toMatchObject({
+    expect(adminReads.body.errors?.[0]).toMatchObject({
       path: ['user', 'github'],
       extensions: { code: 'FORBIDDEN' },
     });
@@ -270,7 +270,7 @@ describe('GitHub connected account', () => {
     // From now on Junction does not call GitHub with that token at all.
     const calls = h.github.requests.length;
     const again = await h.gql(NAMES, { token, variables: { first: 1 } });
-    expect(again.body.errors[0].extensions.code).toBe('RECONNECT_REQUIRED');
+    expect(again.body.errors?.[0].extensions.code).toBe('RECONNECT_REQUIRED');
     expect(h.github.requests.length).toBe(calls);
   });
 
@@ -294,7 +294,7 @@ describe('GitHub connected account', () => {
       connectedAccounts: [],
     });
     const again = await h.gql(DISCONNECT, { token });
-    expect(again.body.errors[0].extensions).toEqual({ code: 'ACCOUNT_NOT_CONNECTED', provider: 'github' });
+    expect(again.body.errors?.[0].extensions).toEqual({ code: 'ACCOUNT_NOT_CONNECTED', provider: 'github' });
   });
 
   it('treats a secondary rate limit (403 + Retry-After) as a 429: that user pauses, others are still served', async () => {
@@ -309,7 +309,7 @@ describe('GitHub connected account', () => {
     const rule = h.github.faults.add({ match: { route: 'GET /user/repos' }, status: 403, times: 1 });
     try {
       const limited = await h.gql(NAMES, { token: await h.token('usr_0140'), variables: { first: 1 } });
-      expect(limited.body.errors[0].extensions).toMatchObject({
+      expect(limited.body.errors?.[0].extensions).toMatchObject({
         code: 'UPSTREAM_RATE_LIMITED',
         provider: 'github',
         retryable: true,
@@ -323,7 +323,7 @@ describe('GitHub connected account', () => {
     // That user's calls now wait out the pause without reaching GitHub...
     const calls = reposCalls();
     const paused = await h.gql(NAMES, { token: await h.token('usr_0140'), variables: { first: 1 } });
-    expect(paused.body.errors[0].extensions).toMatchObject({
+    expect(paused.body.errors?.[0].extensions).toMatchObject({
       code: 'UPSTREAM_RATE_LIMITED',
       provider: 'github',
     });
@@ -344,7 +344,7 @@ describe('GitHub connected account', () => {
       const res = await h.gql('{ me { id email github { login } } }', { token: await h.token('usr_0150') });
       expect(res.body.data.me).toMatchObject({ id: 'usr_0150', github: null });
       expect(res.body.data.me.email).toEqual(expect.any(String));
-      expect(res.body.errors[0]).toMatchObject({
+      expect(res.body.errors?.[0]).toMatchObject({
         path: ['me', 'github'],
         extensions: {
           code: 'UPSTREAM_UNAVAILABLE',
@@ -374,7 +374,7 @@ describe('GitHub connected account', () => {
         token,
       },
     );
-    expect(res.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'returnTo' });
+    expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'returnTo' });
     expect(res.headers.getSetCookie()).toEqual([]);
     expect(
       await h.app.accounts.store.sql.query('SELECT 1 FROM oauth_states WHERE user_id = $1', ['usr_0160']),
