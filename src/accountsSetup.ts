@@ -64,6 +64,8 @@ export function prepareAccounts(
     );
   } else {
     const demoDir = options.demoState ? join(options.demoState.dir, 'pglite') : undefined;
+    if (demoDir !== undefined)
+      logger.info({ dir: demoDir }, 'connected accounts: embedded PGlite database, opened on first use');
     // Creating it takes seconds the first time: only once someone uses connected accounts.
     sql = openOnFirstUse('pglite', () => {
       if (demoDir === undefined) scratch ??= mkdtempSync(join(tmpdir(), 'junction-accounts-'));
