@@ -218,8 +218,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       permit.failed(error);
       if (limiter && isUpstreamError(error) && error.status !== undefined) {
         // A provider's error answers carry throttling signals too (429, Retry-After, RateLimit-*).
-        // A provider that says "rate limited" with another status (GitHub's secondary limit is a
-        // 403 with Retry-After) is read as the 429 it means.
+        // A provider that says "rate limited" with another status (a secondary limit answered 403
+        // with Retry-After, say) is read as the 429 it means.
         const status = error.code === 'UPSTREAM_RATE_LIMITED' ? 429 : error.status;
         limiter.onResponse({ status, headers: throttleHeadersOf(error) });
       }
