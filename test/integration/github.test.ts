@@ -179,6 +179,11 @@ describe('GitHub connected account', () => {
     ]);
 
     const ws = await connectWs(h.url, { token });
+    // Another user's repositories are theirs alone.
+    const foreign = ws.subscribe({
+      query: 'subscription { repositoryUpdated(userId: "usr_0001") { name } }',
+    });
+    expect((await foreign.next()).errors[0].extensions.code).toBe('FORBIDDEN');
     const sub = ws.subscribe({
       query: 'subscription { repositoryUpdated(userId: "usr_0110") { name fullName } }',
     });
