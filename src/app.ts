@@ -3,6 +3,9 @@
 // routes, and the shutdown order. No I/O at import; `buildApp` starts nothing listening.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { registerOAuthCallback } from './accounts/callbackRoute.js';
+import type { ConnectedAccounts } from './accounts/connectedAccounts.js';
+import { type AccountsOptions, prepareAccounts } from './accountsSetup.js';
 import type { Config } from './config.js';
 import type { Edge } from './graphql/edge.js';
 import { registerGraphQL } from './graphql/server.js';
@@ -41,12 +44,16 @@ export interface AppOptions {
    * logger the same one (createServiceLogger) for trace ids on its lines, as main.ts does.
    */
   tracing?: Tracing | undefined;
+  /** Connected accounts' database, keys and demo state; default from `config.accounts` (accountsSetup.ts). */
+  accounts?: AccountsOptions | undefined;
 }
 
 export interface App {
   server: FastifyInstance;
   /** The provider clients: by capability (as resolvers see them), by name, and their pipelines. */
   services: BuiltServices;
+  /** Users' connections to providers (per-user OAuth). */
+  accounts: ConnectedAccounts;
   health: ProviderHealth;
   cache: ResponseCache;
   pools: PoolRegistry;
@@ -102,6 +109,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const health = new ProviderHealth();
   // Where providers reach this Junction: PUBLIC_BASE_URL, or (demo mode) the listen URL once known.
   let publicBaseUrl = config.publicBaseUrl;
+  const accountsSetup = prepareAccounts(config.accounts, {
+    ...options.accounts,
+    publicBaseUrl: () => publicBaseUrl,
+    logger,
+  });
   const services = createServices({
     config,
     endpoints,
@@ -112,7 +124,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics,
     publicBaseUrl: () => publicBaseUrl,
     tracing,
+    accounts: accountsSetup.credentials,
   });
+  const accounts = accountsSetup.connect(services.clients, endpoints);
+  // The OAuth flow's browser-binding cookie is Secure when Junction is served over https.
+  const secureCookies = () => publicBaseUrl?.startsWith('https:') ?? false;
   metrics.watchPipelines(services.pipelines);
   health.watchPipelines(services.pipelines);
   const pubsub = new PubSub();
@@ -150,7 +166,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       if (overload) metrics.loadShed(overload.reason, 'ws');
       return overload?.retryAfterSeconds;
     },
+    accounts,
+    secureCookies,
   });
+  registerOAuthCallback(server, { accounts: () => accounts, secureCookies });
   await registerWebhookRoutes(server, {
     clients: services.clients,
     endpoints,
@@ -192,6 +211,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // No client request is left waiting: what is still in flight upstream (a shared batch whose
       // waiters gave up, a background refresh) has nobody to answer, so cut it rather than wait.
       await pools.destroy();
+      await accountsSetup.close();
       await tracing?.shutdown(); // exports the spans still queued
     })();
     return closing;
@@ -200,6 +220,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   return {
     server,
     services,
+    accounts,
     health,
     cache,
     pools,

@@ -257,7 +257,7 @@ export const accountsFields = {
       expected: 'a key ring `kid:base64key,...` (32-byte keys, at most 16)',
       // parseKeyRing's messages name positions and key ids, never key material.
       parse: (raw) => parseKeyRing(raw),
-      defaultDoc: 'demo: generated once into `.junction/token-encryption-keys`; production: required',
+      defaultDoc: 'demo: generated once into `.junction/demo-secrets.json`; production: required',
       doc: 'Key ring for per-user tokens at rest: the first key encrypts, all decrypt. Re-read from its file while running.',
     }),
     'none',

@@ -40,7 +40,14 @@ async function main(): Promise<void> {
       `${sim.name}: not configured, running its embedded simulator`,
     );
   }
-  const app = await buildApp({ config, endpoints: providers.endpoints, logger, tracing });
+  // Demo mode keeps connected accounts (embedded database, token key) in the demo state directory.
+  const app = await buildApp({
+    config,
+    endpoints: providers.endpoints,
+    logger,
+    tracing,
+    accounts: { demoState },
+  });
   // SIGHUP: re-read every secret given as a file now (they are watched and polled anyway).
   process.on('SIGHUP', () => {
     app

@@ -2,6 +2,7 @@
 // for each module of the registry, its resilience pipeline, then its client over the shared
 // machinery (undici pools, the shared cache). Nothing here names a provider.
 import type { Logger } from 'pino';
+import type { UserCredentialSource } from './accounts/provider.js';
 import type { Config } from './config.js';
 import type { Metrics } from './observability/metrics.js';
 import type { AnyProviderModule, ClientDeps, ProviderEndpoint } from './providers/module.js';
@@ -29,6 +30,8 @@ export interface ServiceDeps {
   publicBaseUrl: () => string | undefined;
   /** Traces of upstream calls; undefined when tracing is off. */
   tracing?: UpstreamTracing | undefined;
+  /** Connected users' credentials, for modules whose calls are made on a user's behalf. */
+  accounts: UserCredentialSource;
 }
 
 /** The clients (by capability), by provider name, and each provider's pipeline. */
@@ -100,6 +103,7 @@ export function createServices(deps: ServiceDeps): BuiltServices {
       publicBaseUrl: deps.publicBaseUrl,
       logger,
       tracing: deps.tracing,
+      accounts: deps.accounts,
     });
     clients[module.name] = client;
     services[module.capability] = client;
@@ -123,6 +127,7 @@ function pipelineFor(module: AnyProviderModule, endpoint: ProviderEndpoint, deps
     breaker: policies.breaker,
     probeTimeoutMs: policies.breaker.probeTimeoutMs,
     breakerGroup: policy.breakerGroup,
+    rateLimitScope: policy.rateLimitScope,
     rateLimit: {
       ...bucketFor(policy.ratePerSecond, policies.rateLimitMaxWaitMs),
       maxPauseMs: policies.rateLimitMaxPauseMs,

@@ -3,11 +3,23 @@
 // token keeper, over the providers that support per-user OAuth. The GraphQL and HTTP layers use
 // this interface only.
 import type { KeyRing } from './crypto.js';
-import { openPglite, openPostgres, type Sql } from './database.js';
+import { openPglite, openPostgres, type Sql, type SqlExecutor } from './database.js';
 import { AccountError } from './errors.js';
 import { migrate } from './migrate.js';
-import { type BeginResult, type CallbackOutcome, type CallbackParams, OAuthFlow } from './oauth.js';
-import { type OAuthProviderSpec, PROVIDER_ID } from './provider.js';
+import {
+  type BeginOptions,
+  type BeginResult,
+  type CallbackOutcome,
+  type CallbackParams,
+  type CompleteOptions,
+  OAuthFlow,
+} from './oauth.js';
+import {
+  type OAuthProviderSpec,
+  PROVIDER_ID,
+  type UserCredential,
+  type UserCredentialSource,
+} from './provider.js';
 import type { ReturnUrlRule } from './returnTo.js';
 import { AccountStore, type ConnectedAccountSummary } from './store.js';
 import type { TokenEndpointOptions } from './tokenEndpoint.js';
@@ -40,6 +52,37 @@ export async function openAccountsDatabase(options: AccountsDatabaseOptions): Pr
   return sql;
 }
 
+/**
+ * A database opened on first use: `open` (which migrates) runs when the first query or transaction
+ * needs it, once, and a failed open is tried again by the next use. Demo mode's embedded database
+ * takes seconds to create the first time; a Junction that never touches connected accounts never
+ * pays for it. `close` closes it only if it was opened.
+ */
+export function openOnFirstUse(engine: Sql['engine'], open: () => Promise<Sql>): Sql {
+  let opening: Promise<Sql> | undefined;
+  let closed = false;
+  const ready = (): Promise<Sql> => {
+    if (closed) return Promise.reject(new Error('the connected-accounts database is closed'));
+    opening ??= open().catch((error: unknown) => {
+      opening = undefined;
+      throw error;
+    });
+    return opening;
+  };
+  return {
+    engine,
+    query: async <Row>(text: string, params?: readonly unknown[]) => (await ready()).query<Row>(text, params),
+    exec: async (text: string) => (await ready()).exec(text),
+    transaction: async <T>(fn: (tx: SqlExecutor) => Promise<T>) => (await ready()).transaction(fn),
+    async close() {
+      closed = true;
+      const pending = opening;
+      opening = undefined;
+      if (pending) await (await pending.catch(() => undefined))?.close();
+    },
+  };
+}
+
 export interface ConnectedAccountsOptions {
   sql: Sql;
   /** The key ring, or a function asked at each use (a ring that rotates while running: see AccountStore). */
@@ -64,7 +107,7 @@ export interface DisconnectResult {
   revoked: boolean;
 }
 
-export class ConnectedAccounts {
+export class ConnectedAccounts implements UserCredentialSource {
   readonly store: AccountStore;
   readonly flow: OAuthFlow;
   readonly tokens: AccountTokens;
@@ -95,18 +138,37 @@ export class ConnectedAccounts {
     });
   }
 
+  /** The providers users may connect (their ids). */
+  get providerIds(): string[] {
+    return [...this.providers.keys()];
+  }
+
   /** `Mutation.connectAccount`: the provider's authorization URL for this viewer. */
-  begin(viewerId: string, provider: string, returnTo?: string | null): Promise<BeginResult> {
-    return this.flow.begin(viewerId, provider, returnTo);
+  begin(
+    viewerId: string,
+    provider: string,
+    returnTo?: string | null,
+    options?: BeginOptions,
+  ): Promise<BeginResult> {
+    return this.flow.begin(viewerId, provider, returnTo, options);
   }
 
   /** `GET /oauth/:provider/callback`. */
-  complete(
-    provider: string,
-    params: CallbackParams,
-    options?: { viewerId?: string },
-  ): Promise<CallbackOutcome> {
+  complete(provider: string, params: CallbackParams, options?: CompleteOptions): Promise<CallbackOutcome> {
     return this.flow.complete(provider, params, options);
+  }
+
+  /** A valid credential (refreshed when needed); see AccountTokens.getCredential. */
+  credential(userId: string, provider: string, signal?: AbortSignal): Promise<UserCredential> {
+    return this.tokens.getCredential(userId, provider, signal);
+  }
+
+  usersOfAccount(provider: string, accountId: string): Promise<string[]> {
+    return this.store.usersByExternalId(provider, accountId);
+  }
+
+  markAccountRevoked(provider: string, accountId: string): Promise<string[]> {
+    return this.store.setStatusByExternalId(provider, accountId, 'RECONNECT_REQUIRED');
   }
 
   /** A valid access token (refreshed when needed); see AccountTokens.getAccessToken. */

@@ -33,6 +33,29 @@ export interface BeginResult {
   authorizationUrl: string;
   /** When the flow stops being completable. */
   expiresAt: Date;
+  /** The flow's state (also in the URL): what the HTTP layer binds to the browser that began it. */
+  state: string;
+}
+
+export interface BeginOptions {
+  /**
+   * The origin the viewer reached Junction at (`http://localhost:4000`). When it is a loopback twin
+   * of the provider's callback URL (same scheme and port, another loopback name), the flow's callback
+   * goes there instead, so the browser comes back to the host its binding cookie lives on. Anything
+   * else keeps the provider's callback URL.
+   */
+  origin?: string | undefined;
+}
+
+export interface CompleteOptions {
+  /** The callback request's verified viewer, when it carries one: it must be the one who began the flow. */
+  viewerId?: string | undefined;
+  /**
+   * Whether the callback's browser is the one that began the flow (the HTTP layer checks its
+   * binding cookie). `false` refuses the flow: a victim must not complete an attacker's flow and
+   * hand the attacker their account. Undefined: not checked (callers without a browser).
+   */
+  browserBound?: boolean | undefined;
 }
 
 /** The callback's query parameters, as the HTTP layer received them (unvalidated). */
@@ -54,6 +77,34 @@ export type CallbackOutcome =
 const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 const CODE_FORMAT = /^[\x21-\x7e]{1,2048}$/;
 const MAX_USER_ID_LENGTH = 256;
+const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The callback URL for a flow begun at `origin`: `defaultUri` with its host swapped for the origin's
+ * when both are loopback names of the same scheme and port (demo mode is reached as localhost and as
+ * 127.0.0.1); `defaultUri` otherwise. Never a host that is not loopback, so a forged Host header
+ * cannot move the callback anywhere.
+ */
+export function callbackUrlFor(defaultUri: string, origin: string | undefined): string {
+  if (origin === undefined || origin.length > 256) return defaultUri;
+  let from: URL;
+  let base: URL;
+  try {
+    from = new URL(origin);
+    base = new URL(defaultUri);
+  } catch {
+    return defaultUri;
+  }
+  if (
+    from.protocol !== base.protocol ||
+    from.port !== base.port ||
+    !LOOPBACK_HOSTNAMES.has(from.hostname) ||
+    !LOOPBACK_HOSTNAMES.has(base.hostname)
+  )
+    return defaultUri;
+  base.hostname = from.hostname;
+  return base.href;
+}
 
 export class OAuthFlow {
   private readonly now: () => number;
@@ -68,7 +119,12 @@ export class OAuthFlow {
    * Starts a connection for `viewerId`. Throws AccountError RETURN_URL_NOT_ALLOWED for a returnTo
    * off the allowlist, PROVIDER_NOT_SUPPORTED for an unknown provider.
    */
-  async begin(viewerId: string, providerId: string, returnTo?: string | null): Promise<BeginResult> {
+  async begin(
+    viewerId: string,
+    providerId: string,
+    returnTo?: string | null,
+    options: BeginOptions = {},
+  ): Promise<BeginResult> {
     const spec = this.spec(providerId);
     // The viewer id comes from a verified token; the table holds ids of 1..256 characters.
     if (viewerId.length === 0 || viewerId.length > MAX_USER_ID_LENGTH)
@@ -77,29 +133,39 @@ export class OAuthFlow {
     const state = randomBytes(32).toString('base64url');
     const codeVerifier = randomBytes(32).toString('base64url'); // 43 characters, RFC 7636 §4.1
     const codeChallenge = createHash('sha256').update(codeVerifier).digest('base64url');
+    const redirectUri = callbackUrlFor(spec.redirectUri, options.origin);
     await this.options.store.insertState(
-      { stateHash: hashState(state), userId: viewerId, provider: spec.id, codeVerifier, returnTo: target },
+      {
+        stateHash: hashState(state),
+        userId: viewerId,
+        provider: spec.id,
+        codeVerifier,
+        returnTo: target,
+        // Stored only when it differs: the exchange then sends the same one the authorization named.
+        redirectUri: redirectUri === spec.redirectUri ? undefined : redirectUri,
+      },
       { ttlMs: this.stateTtlMs, maxPerUser: this.options.maxPendingPerUser ?? 10 },
     );
     const url = new URL(spec.authorizeUrl);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('client_id', spec.clientId);
-    url.searchParams.set('redirect_uri', spec.redirectUri);
+    url.searchParams.set('redirect_uri', redirectUri);
     if (spec.scopes.length > 0) url.searchParams.set('scope', spec.scopes.join(' '));
     url.searchParams.set('state', state);
     url.searchParams.set('code_challenge', codeChallenge);
     url.searchParams.set('code_challenge_method', 'S256');
-    return { authorizationUrl: url.href, expiresAt: new Date(this.now() + this.stateTtlMs) };
+    return { authorizationUrl: url.href, expiresAt: new Date(this.now() + this.stateTtlMs), state };
   }
 
   /**
    * Ends a flow at `/oauth/<providerId>/callback`. `viewerId`, when the callback request carries a
-   * verified viewer, must be the one who began the flow. The state is used up whatever happens.
+   * verified viewer, must be the one who began the flow; `browserBound: false` refuses a flow
+   * completed in another browser. The state is used up whatever happens.
    */
   async complete(
     providerId: string,
     params: CallbackParams,
-    options: { viewerId?: string | undefined } = {},
+    options: CompleteOptions = {},
   ): Promise<CallbackOutcome> {
     const fallback = checkReturnTo(undefined, this.options.returnUrls);
     const fail = (code: AccountErrorCode, detail: string, redirectBase = fallback): CallbackOutcome => ({
@@ -121,6 +187,12 @@ export class OAuthFlow {
     if (state.expiresAt.getTime() <= this.now()) return fail('OAUTH_STATE_EXPIRED', 'state expired', back);
     if (options.viewerId !== undefined && options.viewerId !== state.userId)
       return fail('OAUTH_STATE_WRONG_VIEWER', 'state began by another viewer', back);
+    if (options.browserBound === false)
+      return fail(
+        'OAUTH_STATE_WRONG_VIEWER',
+        'flow completed in another browser than the one that began it',
+        back,
+      );
     if (params.error !== undefined)
       return fail('OAUTH_ACCESS_DENIED', 'the provider reported an error', back);
     const code = params.code;
@@ -134,10 +206,13 @@ export class OAuthFlow {
       if (isAccountError(error)) return fail('OAUTH_EXCHANGE_FAILED', error.message, back);
       throw error;
     }
-    const tokens = await exchangeCode(spec, code, verifier, {
-      now: this.now,
-      ...this.options.tokenEndpoint,
-    }).catch((error: unknown) => error as Error);
+    const tokens = await exchangeCode(
+      spec,
+      code,
+      verifier,
+      { now: this.now, ...this.options.tokenEndpoint },
+      state.redirectUri ?? spec.redirectUri,
+    ).catch((error: unknown) => error as Error);
     if (tokens instanceof Error)
       return fail(
         'OAUTH_EXCHANGE_FAILED',

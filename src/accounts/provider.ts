@@ -44,3 +44,29 @@ export interface OAuthProviderSpec {
 
 /** Provider ids: what the database's CHECK constraint accepts. */
 export const PROVIDER_ID = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** What a call on behalf of a connected user needs: the current access token and whose account it is. */
+export interface UserCredential {
+  accessToken: string;
+  /** The provider's id of the connected account (AccountIdentity.externalId). */
+  accountId: string;
+}
+
+/**
+ * Where provider clients get a connected user's credential (ConnectedAccounts implements it). The
+ * provider layer sees only this, never the store or the keys.
+ */
+export interface UserCredentialSource {
+  /**
+   * The user's valid credential at `provider`, refreshed first when due. Throws AccountError
+   * ACCOUNT_NOT_CONNECTED or RECONNECT_REQUIRED; an upstream error when a refresh could not reach
+   * the provider. `signal` lets this caller stop waiting; a refresh others wait for goes on.
+   */
+  credential(userId: string, provider: string, signal?: AbortSignal): Promise<UserCredential>;
+  /** The provider answered 401 to `usedAccessToken` (see AccountTokens.markReconnectRequired). */
+  markReconnectRequired(userId: string, provider: string, usedAccessToken: string): Promise<boolean>;
+  /** Junction users connected to the provider's account `accountId` (webhooks name accounts, not users). */
+  usersOfAccount(provider: string, accountId: string): Promise<string[]>;
+  /** The account's grant was revoked at the provider: every connection to it must be made again. Returns the users marked. */
+  markAccountRevoked(provider: string, accountId: string): Promise<string[]>;
+}

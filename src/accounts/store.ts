@@ -60,6 +60,8 @@ export interface StateRecord {
   keyId: string;
   codeVerifierCt: string;
   returnTo: string;
+  /** The callback URL the flow was begun with; null: the provider's default (flows from before migration 002). */
+  redirectUri: string | null;
   expiresAt: Date;
   createdAt: Date;
 }
@@ -69,7 +71,7 @@ const ACCOUNT_COLUMNS = `user_id AS "userId", provider, external_id AS "external
   access_expires_at AS "accessExpiresAt", refresh_expires_at AS "refreshExpiresAt",
   connected_at AS "connectedAt", updated_at AS "updatedAt"`;
 const STATE_COLUMNS = `state_hash AS "stateHash", user_id AS "userId", provider, key_id AS "keyId",
-  code_verifier_ct AS "codeVerifierCt", return_to AS "returnTo", expires_at AS "expiresAt",
+  code_verifier_ct AS "codeVerifierCt", return_to AS "returnTo", redirect_uri AS "redirectUri", expires_at AS "expiresAt",
   created_at AS "createdAt"`;
 
 export class AccountStore {
@@ -186,6 +188,30 @@ export class AccountStore {
     );
   }
 
+  /** The users connected to the provider account `externalId` (at most `limit`, a bound on what a webhook can make us do). */
+  async usersByExternalId(provider: string, externalId: string, limit = 1_000): Promise<string[]> {
+    const { rows } = await this.sql.query<{ userId: string }>(
+      `SELECT user_id AS "userId" FROM connected_accounts WHERE provider = $1 AND external_id = $2
+        ORDER BY user_id LIMIT $3`,
+      [provider, externalId, limit],
+    );
+    return rows.map((r) => r.userId);
+  }
+
+  /** Sets the status of every connection to the provider account `externalId`; returns the users changed. */
+  async setStatusByExternalId(
+    provider: string,
+    externalId: string,
+    status: AccountStatus,
+  ): Promise<string[]> {
+    const { rows } = await this.sql.query<{ userId: string }>(
+      `UPDATE connected_accounts SET status = $3, updated_at = $4
+        WHERE provider = $1 AND external_id = $2 AND status <> $3 RETURNING user_id AS "userId"`,
+      [provider, externalId, status, new Date(this.now())],
+    );
+    return rows.map((r) => r.userId);
+  }
+
   /** Deletes the connection; true when there was one. */
   async deleteAccount(userId: string, provider: string): Promise<boolean> {
     const { rowCount } = await this.sql.query(
@@ -200,7 +226,14 @@ export class AccountStore {
    * `maxPerUser` pending flows (the oldest go), so asking again and again cannot grow the table.
    */
   async insertState(
-    state: { stateHash: string; userId: string; provider: string; codeVerifier: string; returnTo: string },
+    state: {
+      stateHash: string;
+      userId: string;
+      provider: string;
+      codeVerifier: string;
+      returnTo: string;
+      redirectUri?: string | undefined;
+    },
     options: { ttlMs: number; maxPerUser: number },
   ): Promise<void> {
     const now = this.now();
@@ -216,7 +249,7 @@ export class AccountStore {
       );
       await tx.query(
         `INSERT INTO oauth_states (state_hash, user_id, provider, key_id, code_verifier_ct, return_to,
-           expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+           redirect_uri, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [
           state.stateHash,
           state.userId,
@@ -224,6 +257,7 @@ export class AccountStore {
           keys.primary.id,
           verifierCt,
           state.returnTo,
+          state.redirectUri ?? null,
           new Date(now + options.ttlMs),
           new Date(now),
         ],

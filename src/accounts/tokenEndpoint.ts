@@ -69,16 +69,20 @@ const successSchema = z.object({
   scope: z.string().max(4096).optional(),
 });
 
-/** Exchanges an authorization code (with its PKCE verifier) for tokens. */
+/**
+ * Exchanges an authorization code (with its PKCE verifier) for tokens. `redirectUri` must be the one
+ * the authorization request named (RFC 6749 §4.1.3); default the provider's.
+ */
 export function exchangeCode(
   spec: OAuthProviderSpec,
   code: string,
   codeVerifier: string,
   options: TokenEndpointOptions = {},
+  redirectUri: string = spec.redirectUri,
 ): Promise<TokenSet> {
   return tokenRequest(
     spec,
-    { grant_type: 'authorization_code', code, redirect_uri: spec.redirectUri, code_verifier: codeVerifier },
+    { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: codeVerifier },
     options,
   );
 }

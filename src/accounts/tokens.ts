@@ -7,7 +7,7 @@
 // connection RECONNECT_REQUIRED.
 import { raceAbort } from '../upstream/abort.js';
 import { AccountError } from './errors.js';
-import type { OAuthProviderSpec } from './provider.js';
+import type { OAuthProviderSpec, UserCredential } from './provider.js';
 import type { AccountRecord, AccountStore } from './store.js';
 import { isTokenRefusedError, refreshTokens, type TokenEndpointOptions } from './tokenEndpoint.js';
 
@@ -23,12 +23,12 @@ export interface AccountTokensOptions {
   onRefresh?: (event: { provider: string; outcome: 'refreshed' | 'refused' | 'failed' }) => void;
 }
 
-type RefreshResult = { token: string } | { reconnect: true };
+type RefreshResult = { credential: UserCredential } | { reconnect: true };
 
 export class AccountTokens {
   private readonly now: () => number;
   private readonly skewMs: number;
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly inflight = new Map<string, Promise<UserCredential>>();
 
   constructor(private readonly options: AccountTokensOptions) {
     this.now = options.now ?? Date.now;
@@ -41,9 +41,15 @@ export class AccountTokens {
    * `signal` lets this caller stop waiting; a refresh others wait for goes on.
    */
   async getAccessToken(userId: string, provider: string, signal?: AbortSignal): Promise<string> {
+    return (await this.getCredential(userId, provider, signal)).accessToken;
+  }
+
+  /** Like getAccessToken, with the id of the provider account the token belongs to. */
+  async getCredential(userId: string, provider: string, signal?: AbortSignal): Promise<UserCredential> {
     const record = await this.options.store.getAccount(userId, provider);
     const usable = this.usable(record, provider);
-    if (!this.expiresSoon(usable)) return this.options.store.readTokens(usable).accessToken;
+    if (!this.expiresSoon(usable))
+      return { accessToken: this.options.store.readTokens(usable).accessToken, accountId: usable.externalId };
     const key = `${provider}\0${userId}`;
     let flight = this.inflight.get(key);
     if (!flight) {
@@ -68,7 +74,7 @@ export class AccountTokens {
     });
   }
 
-  private async refresh(userId: string, provider: string): Promise<string> {
+  private async refresh(userId: string, provider: string): Promise<UserCredential> {
     const { store } = this.options;
     const spec = this.options.providers.get(provider);
     if (!spec) throw new AccountError('PROVIDER_NOT_SUPPORTED', 'no such provider', { provider });
@@ -78,8 +84,9 @@ export class AccountTokens {
         provider,
       );
       const current = store.readTokens(record);
+      const accountId = record.externalId;
       // Another request or replica refreshed while we waited for the lock: use its tokens.
-      if (!this.expiresSoon(record)) return { token: current.accessToken };
+      if (!this.expiresSoon(record)) return { credential: { accessToken: current.accessToken, accountId } };
       const refreshExpired =
         record.refreshExpiresAt !== null && record.refreshExpiresAt.getTime() <= this.now();
       if (current.refreshToken === undefined || refreshExpired) {
@@ -104,7 +111,7 @@ export class AccountTokens {
         this.options.onRefresh?.({ provider, outcome: 'failed' });
         // The refresh failed for now, but the token has not expired yet (we refresh early): use it.
         if (record.accessExpiresAt !== null && record.accessExpiresAt.getTime() > this.now())
-          return { token: current.accessToken };
+          return { credential: { accessToken: current.accessToken, accountId } };
         throw error;
       }
       this.options.onRefresh?.({ provider, outcome: 'refreshed' });
@@ -126,11 +133,11 @@ export class AccountTokens {
         },
         tx,
       );
-      return { token: fresh.accessToken };
+      return { credential: { accessToken: fresh.accessToken, accountId } };
     });
     // Thrown only now, after the status change above has been committed.
     if ('reconnect' in result) throw reconnectRequired(provider);
-    return result.token;
+    return result.credential;
   }
 
   private usable(record: AccountRecord | undefined, provider: string): AccountRecord {

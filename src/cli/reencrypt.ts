@@ -3,7 +3,6 @@
 // runs on PostgreSQL (row locks; a refresh meanwhile writes under the first key itself) and safe to
 // run again. On the embedded PGlite database, stop Junction first (one process per directory).
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openAccountsDatabase } from '../accounts/connectedAccounts.js';
 import { KeyRing } from '../accounts/crypto.js';
@@ -12,12 +11,7 @@ import { demoKeyRing } from '../accounts/demoKey.js';
 import { keyUsage, reencryptAll } from '../accounts/reencrypt.js';
 import { AccountStore } from '../accounts/store.js';
 import { ConfigError, loadConfig } from '../config.js';
-
-/** The demo-state directory: JUNCTION_STATE_DIR, else `.junction/` at the checkout root. */
-function stateDir(env: NodeJS.ProcessEnv): string {
-  const given = env.JUNCTION_STATE_DIR?.trim();
-  return given ? given : fileURLToPath(new URL('../../.junction/', import.meta.url));
-}
+import { demoStateDir, openDemoState } from '../demoState.js';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { 'batch-size': { type: 'string', default: '100' } } });
@@ -36,10 +30,10 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  const dir = stateDir(process.env);
+  const dir = demoStateDir(process.env);
   const keys = config.accounts.encryptionKeys
     ? new KeyRing(config.accounts.encryptionKeys.current())
-    : demoKeyRing(dir);
+    : demoKeyRing(openDemoState(dir));
   let sql: Awaited<ReturnType<typeof openAccountsDatabase>>;
   try {
     sql = await openAccountsDatabase({

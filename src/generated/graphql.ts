@@ -4,6 +4,8 @@ import type { User as UserModel } from '../models/user.js';
 import type { Connection as ConnectionModel, Edge as EdgeModel, PageInfo as PageInfoModel } from '../models/connection.js';
 import type { Money as MoneyModel, Customer as CustomerModel, Payment as PaymentModel } from '../models/billing.js';
 import type { Message as MessageModel, EmailReceipt as EmailReceiptModel } from '../models/messaging.js';
+import type { ConnectedAccountView as ConnectedAccountViewModel } from '../models/accounts.js';
+import type { CodeHostAccount as CodeHostAccountModel, Repository as RepositoryModel } from '../models/codeHosting.js';
 import type { GraphQLContext } from '../graphql/context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -20,6 +22,42 @@ export type Scalars = {
   DateTime: { input: Date; output: Date | string; }
   _FieldSet: { input: unknown; output: unknown; }
 };
+
+/** A provider users can connect their own account of. */
+export type AccountProvider =
+  | 'GITHUB';
+
+export type ConnectAccountPayload = {
+  __typename?: 'ConnectAccountPayload';
+  /**
+   * Open this URL in the same browser (the answer set a cookie binding the flow to it): the provider's
+   * consent page, which sends the browser back to Junction's callback and then to `returnTo`.
+   */
+  authorizationUrl: Scalars['String']['output'];
+  /** The flow must be completed before this time (10 minutes). */
+  expiresAt: Scalars['DateTime']['output'];
+};
+
+/**
+ * One of a user's connections. Never a token. Admins reading another user's connections see the
+ * provider and the status only: the other fields are then null.
+ */
+export type ConnectedAccount = {
+  __typename?: 'ConnectedAccount';
+  connectedAt: Maybe<Scalars['DateTime']['output']>;
+  /** The account's handle at the provider (e.g. the GitHub login). */
+  login: Maybe<Scalars['String']['output']>;
+  provider: AccountProvider;
+  /** Scopes the user granted. */
+  scopes: Maybe<Array<Scalars['String']['output']>>;
+  status: ConnectedAccountStatus;
+};
+
+export type ConnectedAccountStatus =
+  /** The connection works. */
+  | 'ACTIVE'
+  /** The grant is gone (revoked, or its refresh refused): the user must connect again. */
+  | 'RECONNECT_REQUIRED';
 
 export type CreatePaymentInput = {
   /** Minor units, 1..99999999. */
@@ -51,6 +89,13 @@ export type Customer = {
   name: Maybe<Scalars['String']['output']>;
 };
 
+export type DisconnectAccountPayload = {
+  __typename?: 'DisconnectAccountPayload';
+  provider: AccountProvider;
+  /** The provider confirmed the grant revoked (false: it may stay listed in the user's settings there). */
+  revoked: Scalars['Boolean']['output'];
+};
+
 /** Proof that SendGrid accepted an email for delivery. */
 export type EmailReceipt = {
   __typename?: 'EmailReceipt';
@@ -58,6 +103,24 @@ export type EmailReceipt = {
   /** SendGrid's X-Message-Id. */
   id: Scalars['ID']['output'];
   to: Scalars['String']['output'];
+};
+
+/** A user's GitHub account, read with the token they granted. */
+export type GitHubAccount = {
+  __typename?: 'GitHubAccount';
+  avatarUrl: Scalars['String']['output'];
+  login: Scalars['String']['output'];
+  name: Maybe<Scalars['String']['output']>;
+  profileUrl: Scalars['String']['output'];
+  /** Repositories the account can see, by full name. `first` is 0..100 (default 10). */
+  repositories: RepositoryConnection;
+};
+
+
+/** A user's GitHub account, read with the token they granted. */
+export type GitHubAccountRepositoriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** An SMS (a Twilio Message). */
@@ -118,8 +181,17 @@ export type Money = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Starts connecting the viewer's account at `provider`: returns the URL of its consent page. Send it
+   * over HTTP from the browser that will open the URL. `returnTo` must be allowed by OAUTH_RETURN_URLS
+   * (default: the first of them); the browser comes back there with `?connected=<provider>` or
+   * `?error=<CODE>`.
+   */
+  connectAccount: ConnectAccountPayload;
   /** Creates and confirms a payment for a user (that user or an admin). */
   createPayment: Maybe<CreatePaymentPayload>;
+  /** Revokes the viewer's grant at `provider` and forgets the connection. ACCOUNT_NOT_CONNECTED when there is none. */
+  disconnectAccount: DisconnectAccountPayload;
   /** Sends an email through SendGrid. */
   sendEmail: Maybe<SendEmailPayload>;
   /** Sends an SMS to a user's phone (that user or an admin). Delivery updates arrive on messageUpdated. */
@@ -127,8 +199,19 @@ export type Mutation = {
 };
 
 
+export type MutationConnectAccountArgs = {
+  provider: AccountProvider;
+  returnTo?: InputMaybe<Scalars['String']['input']>;
+};
+
+
 export type MutationCreatePaymentArgs = {
   input: CreatePaymentInput;
+};
+
+
+export type MutationDisconnectAccountArgs = {
+  provider: AccountProvider;
 };
 
 
@@ -208,6 +291,35 @@ export type QueryUsersArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A source repository at a code host. */
+export type Repository = {
+  __typename?: 'Repository';
+  description: Maybe<Scalars['String']['output']>;
+  /** owner/name */
+  fullName: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  isPrivate: Scalars['Boolean']['output'];
+  language: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  stars: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+  /** The repository's page in a browser. */
+  url: Scalars['String']['output'];
+};
+
+export type RepositoryConnection = {
+  __typename?: 'RepositoryConnection';
+  edges: Array<RepositoryEdge>;
+  nodes: Array<Repository>;
+  pageInfo: PageInfo;
+};
+
+export type RepositoryEdge = {
+  __typename?: 'RepositoryEdge';
+  cursor: Scalars['String']['output'];
+  node: Repository;
+};
+
 /**
  * Email to a user (by id) or to a raw address (admins only). Exactly one of userId and to.
  * At least one of text and html.
@@ -242,6 +354,8 @@ export type Subscription = {
   messageUpdated: Message;
   /** Pushed when one of the user's payments changes state (from verified Stripe webhooks). */
   paymentUpdated: Payment;
+  /** Pushed when one of the user's repositories changes (from verified GitHub webhooks). The user only. */
+  repositoryUpdated: Repository;
 };
 
 
@@ -254,14 +368,26 @@ export type SubscriptionPaymentUpdatedArgs = {
   userId: Scalars['ID']['input'];
 };
 
+
+export type SubscriptionRepositoryUpdatedArgs = {
+  userId: Scalars['ID']['input'];
+};
+
 /** A person known to the internal users service. An entity: other subgraphs may reference it by id. */
 export type User = {
   __typename?: 'User';
   /** The user's Stripe customer; null when the user has none or Stripe fails (see errors). */
   billing: Maybe<Customer>;
+  /** The user's connections to providers. The user sees everything; an admin, the status only. */
+  connectedAccounts: Array<ConnectedAccount>;
   createdAt: Scalars['DateTime']['output'];
   email: Scalars['String']['output'];
   firstName: Scalars['String']['output'];
+  /**
+   * The user's connected GitHub account (only the user may read it); null when not connected.
+   * RECONNECT_REQUIRED when the grant is gone.
+   */
+  github: Maybe<GitHubAccount>;
   id: Scalars['ID']['output'];
   lastName: Scalars['String']['output'];
   /** SMS sent to the user's phone, newest first. Empty when the user has no phone. `first` 0..100 (default 10). */
@@ -399,15 +525,21 @@ export type FederationReferenceTypes = {
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AccountProvider: AccountProvider;
+  ConnectAccountPayload: ResolverTypeWrapper<ConnectAccountPayload>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  ConnectedAccount: ResolverTypeWrapper<ConnectedAccountViewModel>;
+  ConnectedAccountStatus: ConnectedAccountStatus;
   CreatePaymentInput: CreatePaymentInput;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   CreatePaymentPayload: ResolverTypeWrapper<Omit<CreatePaymentPayload, 'payment'> & { payment: ResolversTypes['Payment'] }>;
   Customer: ResolverTypeWrapper<CustomerModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DisconnectAccountPayload: ResolverTypeWrapper<DisconnectAccountPayload>;
   EmailReceipt: ResolverTypeWrapper<EmailReceiptModel>;
+  GitHubAccount: ResolverTypeWrapper<CodeHostAccountModel>;
   Message: ResolverTypeWrapper<MessageModel>;
   MessageConnection: ResolverTypeWrapper<ConnectionModel<MessageModel>>;
   MessageDirection: MessageDirection;
@@ -421,6 +553,9 @@ export type ResolversTypes = {
   PaymentEdge: ResolverTypeWrapper<EdgeModel<PaymentModel>>;
   PaymentStatus: PaymentStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Repository: ResolverTypeWrapper<RepositoryModel>;
+  RepositoryConnection: ResolverTypeWrapper<ConnectionModel<RepositoryModel>>;
+  RepositoryEdge: ResolverTypeWrapper<EdgeModel<RepositoryModel>>;
   SendEmailInput: SendEmailInput;
   SendEmailPayload: ResolverTypeWrapper<Omit<SendEmailPayload, 'receipt'> & { receipt: ResolversTypes['EmailReceipt'] }>;
   SendSmsInput: SendSmsInput;
@@ -433,15 +568,19 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  ConnectAccountPayload: ConnectAccountPayload;
+  String: Scalars['String']['output'];
+  ConnectedAccount: ConnectedAccountViewModel;
   CreatePaymentInput: CreatePaymentInput;
   Int: Scalars['Int']['output'];
-  String: Scalars['String']['output'];
   ID: Scalars['ID']['output'];
   CreatePaymentPayload: Omit<CreatePaymentPayload, 'payment'> & { payment: ResolversParentTypes['Payment'] };
   Customer: CustomerModel;
   Boolean: Scalars['Boolean']['output'];
   DateTime: Scalars['DateTime']['output'];
+  DisconnectAccountPayload: DisconnectAccountPayload;
   EmailReceipt: EmailReceiptModel;
+  GitHubAccount: CodeHostAccountModel;
   Message: MessageModel;
   MessageConnection: ConnectionModel<MessageModel>;
   MessageEdge: EdgeModel<MessageModel>;
@@ -452,6 +591,9 @@ export type ResolversParentTypes = {
   PaymentConnection: ConnectionModel<PaymentModel>;
   PaymentEdge: EdgeModel<PaymentModel>;
   Query: Record<PropertyKey, never>;
+  Repository: RepositoryModel;
+  RepositoryConnection: ConnectionModel<RepositoryModel>;
+  RepositoryEdge: EdgeModel<RepositoryModel>;
   SendEmailInput: SendEmailInput;
   SendEmailPayload: Omit<SendEmailPayload, 'receipt'> & { receipt: ResolversParentTypes['EmailReceipt'] };
   SendSmsInput: SendSmsInput;
@@ -460,6 +602,19 @@ export type ResolversParentTypes = {
   User: UserModel;
   UserConnection: ConnectionModel<UserModel>;
   UserEdge: EdgeModel<UserModel>;
+};
+
+export type ConnectAccountPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConnectAccountPayload'] = ResolversParentTypes['ConnectAccountPayload']> = {
+  authorizationUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type ConnectedAccountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConnectedAccount'] = ResolversParentTypes['ConnectedAccount']> = {
+  connectedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  login?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  provider?: Resolver<ResolversTypes['AccountProvider'], ParentType, ContextType>;
+  scopes?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ConnectedAccountStatus'], ParentType, ContextType>;
 };
 
 export type CreatePaymentPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreatePaymentPayload'] = ResolversParentTypes['CreatePaymentPayload']> = {
@@ -479,10 +634,23 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type DisconnectAccountPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DisconnectAccountPayload'] = ResolversParentTypes['DisconnectAccountPayload']> = {
+  provider?: Resolver<ResolversTypes['AccountProvider'], ParentType, ContextType>;
+  revoked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
 export type EmailReceiptResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EmailReceipt'] = ResolversParentTypes['EmailReceipt']> = {
   acceptedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type GitHubAccountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['GitHubAccount'] = ResolversParentTypes['GitHubAccount']> = {
+  avatarUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  login?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  profileUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  repositories?: Resolver<ResolversTypes['RepositoryConnection'], ParentType, ContextType, RequireFields<GitHubAccountRepositoriesArgs, 'first'>>;
 };
 
 export type MessageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message']> = {
@@ -516,7 +684,9 @@ export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends Reso
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  connectAccount?: Resolver<ResolversTypes['ConnectAccountPayload'], ParentType, ContextType, RequireFields<MutationConnectAccountArgs, 'provider'>>;
   createPayment?: Resolver<Maybe<ResolversTypes['CreatePaymentPayload']>, ParentType, ContextType, RequireFields<MutationCreatePaymentArgs, 'input'>>;
+  disconnectAccount?: Resolver<ResolversTypes['DisconnectAccountPayload'], ParentType, ContextType, RequireFields<MutationDisconnectAccountArgs, 'provider'>>;
   sendEmail?: Resolver<Maybe<ResolversTypes['SendEmailPayload']>, ParentType, ContextType, RequireFields<MutationSendEmailArgs, 'input'>>;
   sendSms?: Resolver<Maybe<ResolversTypes['SendSmsPayload']>, ParentType, ContextType, RequireFields<MutationSendSmsArgs, 'input'>>;
 };
@@ -556,6 +726,29 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   users?: Resolver<Maybe<ResolversTypes['UserConnection']>, ParentType, ContextType, RequireFields<QueryUsersArgs, 'first'>>;
 };
 
+export type RepositoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Repository'] = ResolversParentTypes['Repository']> = {
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  fullName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  isPrivate?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  language?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  stars?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type RepositoryConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RepositoryConnection'] = ResolversParentTypes['RepositoryConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['RepositoryEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Repository']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type RepositoryEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RepositoryEdge'] = ResolversParentTypes['RepositoryEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Repository'], ParentType, ContextType>;
+};
+
 export type SendEmailPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SendEmailPayload'] = ResolversParentTypes['SendEmailPayload']> = {
   receipt?: Resolver<ResolversTypes['EmailReceipt'], ParentType, ContextType>;
 };
@@ -567,14 +760,17 @@ export type SendSmsPayloadResolvers<ContextType = GraphQLContext, ParentType ext
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   messageUpdated?: SubscriptionResolver<ResolversTypes['Message'], "messageUpdated", ParentType, ContextType, RequireFields<SubscriptionMessageUpdatedArgs, 'userId'>>;
   paymentUpdated?: SubscriptionResolver<ResolversTypes['Payment'], "paymentUpdated", ParentType, ContextType, RequireFields<SubscriptionPaymentUpdatedArgs, 'userId'>>;
+  repositoryUpdated?: SubscriptionResolver<ResolversTypes['Repository'], "repositoryUpdated", ParentType, ContextType, RequireFields<SubscriptionRepositoryUpdatedArgs, 'userId'>>;
 };
 
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   billing?: Resolver<Maybe<ResolversTypes['Customer']>, ParentType, ContextType>;
+  connectedAccounts?: Resolver<Array<ResolversTypes['ConnectedAccount']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   firstName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  github?: Resolver<Maybe<ResolversTypes['GitHubAccount']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   messages?: Resolver<Maybe<ResolversTypes['MessageConnection']>, ParentType, ContextType, RequireFields<UserMessagesArgs, 'first'>>;
@@ -595,10 +791,14 @@ export type UserEdgeResolvers<ContextType = GraphQLContext, ParentType extends R
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  ConnectAccountPayload?: ConnectAccountPayloadResolvers<ContextType>;
+  ConnectedAccount?: ConnectedAccountResolvers<ContextType>;
   CreatePaymentPayload?: CreatePaymentPayloadResolvers<ContextType>;
   Customer?: CustomerResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  DisconnectAccountPayload?: DisconnectAccountPayloadResolvers<ContextType>;
   EmailReceipt?: EmailReceiptResolvers<ContextType>;
+  GitHubAccount?: GitHubAccountResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
@@ -609,6 +809,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   PaymentConnection?: PaymentConnectionResolvers<ContextType>;
   PaymentEdge?: PaymentEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Repository?: RepositoryResolvers<ContextType>;
+  RepositoryConnection?: RepositoryConnectionResolvers<ContextType>;
+  RepositoryEdge?: RepositoryEdgeResolvers<ContextType>;
   SendEmailPayload?: SendEmailPayloadResolvers<ContextType>;
   SendSmsPayload?: SendSmsPayloadResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;

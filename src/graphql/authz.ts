@@ -20,3 +20,10 @@ export function requireAdmin(ctx: GraphQLContext): Viewer {
   if (!viewer.isAdmin) throw forbidden('This field is for admins only');
   return viewer;
 }
+
+/** The viewer is `userId` themself: data read with a user's own grant is theirs alone, admins included. */
+export function requireSelf(ctx: GraphQLContext, userId: string): Viewer {
+  const viewer = requireViewer(ctx);
+  if (viewer.id !== userId) throw forbidden("Only the user may read their connected account's data");
+  return viewer;
+}

@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { DocumentNode } from 'graphql';
+import type { ConnectedAccounts } from '../accounts/connectedAccounts.js';
 import type { TraceCarrier } from '../observability/tracing.js';
 import { UpstreamReport } from '../observability/upstreamReport.js';
 import {
@@ -20,6 +21,16 @@ import type { Viewer, ViewerVerifier } from './viewer.js';
 export type { Services };
 /** The per-operation DataLoaders every provider module contributes (`user`, `customer`...). */
 export type Loaders = ProviderLoaders;
+
+/** The HTTP response of an operation sent by a browser over HTTP (absent on the WebSocket). */
+export interface BrowserExchange {
+  /** The origin the client reached Junction at (`http://localhost:4000`), from the request. */
+  origin: string;
+  /** Whether cookies set now must be Secure (Junction served over https). */
+  secureCookies: boolean;
+  /** Adds a `Set-Cookie` header to the response. */
+  setCookie(value: string): void;
+}
 
 /** Which transport carries an operation, and what the edge hands the WebSocket adapter. */
 export interface OperationTransport {
@@ -53,6 +64,10 @@ export interface GraphQLContext {
   logger: Logger;
   /** Process-wide pub/sub feeding subscriptions. */
   pubsub: PubSub;
+  /** Users' connections to providers (per-user OAuth). */
+  accounts: ConnectedAccounts;
+  /** The HTTP response, for what only HTTP can carry (cookies); undefined on the WebSocket. */
+  browser: BrowserExchange | undefined;
   /** Releases the deadline timer only (a subscription, once established, outlives any deadline). */
   releaseDeadline: () => void;
   /** Releases the operation's deadline timer once the response is sent, or the subscription ends. Idempotent. */
@@ -67,6 +82,7 @@ export interface ContextFactoryOptions {
   /** The same clients by provider name, for the modules' loaders. */
   clients: Clients;
   pubsub: PubSub;
+  accounts: ConnectedAccounts;
   verifyViewer: ViewerVerifier;
   /** Overall deadline of one operation, in ms. */
   operationTimeoutMs: number;
@@ -93,6 +109,8 @@ export interface RequestFacts {
   clientAddress?: string | undefined;
   /** The caller's W3C trace context, when the transport is not plain HTTP (the WebSocket). */
   traceCarrier?: TraceCarrier | undefined;
+  /** The HTTP response (HTTP only). */
+  browser?: BrowserExchange | undefined;
 }
 
 export function createContextFactory(options: ContextFactoryOptions) {
@@ -133,6 +151,8 @@ export function createContextFactory(options: ContextFactoryOptions) {
       report,
       logger: facts.logger,
       pubsub: options.pubsub,
+      accounts: options.accounts,
+      browser: facts.browser,
       releaseDeadline: deadlineTimer.cancel,
       traceCarrier: facts.traceCarrier,
       dispose: () => {

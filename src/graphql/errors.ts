@@ -4,6 +4,7 @@
 import { HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError, Kind } from 'graphql';
+import { type AccountError, isAccountError } from '../accounts/errors.js';
 import { isUpstreamError, type UpstreamError, type UpstreamErrorCode } from '../upstream/errors.js';
 import { isInvalidCursorError } from '../upstream/pagination.js';
 import { TOKEN_LIMIT_MESSAGE } from './limits.js';
@@ -19,7 +20,24 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
   | 'SERVICE_OVERLOADED'
+  | AccountErrorContractCode
   | 'INTERNAL_SERVER_ERROR';
+
+/**
+ * Connected-accounts failures a client sees as they are (DESIGN.md): the viewer has no connection
+ * to the provider, or must connect again. The other AccountError codes are the callback's or input
+ * errors the resolvers turn into BAD_USER_INPUT.
+ */
+export type AccountErrorContractCode = 'ACCOUNT_NOT_CONNECTED' | 'RECONNECT_REQUIRED';
+
+/** True for an AccountError that the contract shows with its own code. */
+export function isContractAccountError(
+  error: unknown,
+): error is AccountError & { code: AccountErrorContractCode } {
+  return (
+    isAccountError(error) && (error.code === 'ACCOUNT_NOT_CONNECTED' || error.code === 'RECONNECT_REQUIRED')
+  );
+}
 
 /** Codes Junction or Apollo raise on purpose: their messages are safe to show as they are. */
 const DELIBERATE_CODES = new Set<string>([
@@ -29,6 +47,8 @@ const DELIBERATE_CODES = new Set<string>([
   'NOT_FOUND',
   'RATE_LIMITED',
   'SERVICE_OVERLOADED',
+  'ACCOUNT_NOT_CONNECTED',
+  'RECONNECT_REQUIRED',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',
@@ -117,7 +137,12 @@ export function upstreamExtensions(error: UpstreamError): Record<string, unknown
 /** True for errors nobody raised on purpose: these are masked in production and logged. */
 export function isUnexpectedError(error: unknown): boolean {
   const original = knownCause(error);
-  if (isUpstreamError(original) || isInvalidCursorError(original) || isInvalidTokenError(original))
+  if (
+    isUpstreamError(original) ||
+    isInvalidCursorError(original) ||
+    isInvalidTokenError(original) ||
+    isContractAccountError(original)
+  )
     return false;
   if (original instanceof GraphQLError) {
     const code = original.extensions?.code;
@@ -136,7 +161,13 @@ function knownCause(error: unknown): unknown {
   let current: unknown = unwrapResolverError(error);
   for (let depth = 0; depth < 5 && current instanceof GraphQLError && current.originalError; depth += 1) {
     const next = current.originalError;
-    if (isUpstreamError(next) || isInvalidCursorError(next) || isInvalidTokenError(next)) return next;
+    if (
+      isUpstreamError(next) ||
+      isInvalidCursorError(next) ||
+      isInvalidTokenError(next) ||
+      isContractAccountError(next)
+    )
+      return next;
     current = next;
   }
   return unwrapResolverError(error);
@@ -159,6 +190,13 @@ export function createFormatError(options: { maskUnexpected: boolean }) {
     }
     if (isInvalidTokenError(original)) {
       return { ...base, message: original.message, extensions: { code: 'UNAUTHENTICATED' } };
+    }
+    if (isContractAccountError(original)) {
+      return {
+        ...base,
+        message: original.message,
+        extensions: { code: original.code, ...(original.provider ? { provider: original.provider } : {}) },
+      };
     }
     if (!isUnexpectedError(error)) {
       // Name the limit when the parser refused a document for its size (see limits.ts).

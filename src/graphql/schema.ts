@@ -4,7 +4,9 @@ import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { GraphQLScalarType, type GraphQLSchema, parse } from 'graphql';
 import type { Resolvers } from '../generated/graphql.js';
 import { type FederationGuardOptions, guardFederationFields } from './federation.js';
+import { accountsResolvers } from './resolvers/accounts.js';
 import { billingResolvers } from './resolvers/billing.js';
+import { codeHostingResolvers } from './resolvers/codeHosting.js';
 import { messagingResolvers } from './resolvers/messaging.js';
 import { usersResolvers } from './resolvers/users.js';
 import { DateTimeScalar } from './scalars.js';
@@ -30,6 +32,8 @@ export function buildSchema(options: FederationGuardOptions): GraphQLSchema {
     usersResolvers,
     billingResolvers,
     messagingResolvers,
+    accountsResolvers,
+    codeHostingResolvers,
   ];
   const schema = buildSubgraphSchema([
     {

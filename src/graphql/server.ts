@@ -8,6 +8,7 @@ import {
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
+import type { ConnectedAccounts } from '../accounts/connectedAccounts.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { Clients, Services } from '../providers/registry.js';
@@ -54,6 +55,9 @@ export interface GraphQLServerDeps {
   logger: FastifyBaseLogger;
   /** Load shedding: Retry-After seconds while new work is refused, undefined otherwise. */
   overloaded?: () => number | undefined;
+  accounts: ConnectedAccounts;
+  /** Whether cookies must be Secure (Junction served over https). */
+  secureCookies: () => boolean;
 }
 
 export interface GraphQLServer {
@@ -126,6 +130,7 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
     services: deps.services,
     clients: deps.clients,
     pubsub: deps.pubsub,
+    accounts: deps.accounts,
     verifyViewer,
     operationTimeoutMs: settings.graphql.operationTimeoutMs,
     admit: edge.admit,
@@ -152,6 +157,11 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
         logger: request.log,
         transport: 'http',
         clientAddress: request.ip,
+        browser: {
+          origin: `${request.protocol}://${request.host}`,
+          secureCookies: deps.secureCookies(),
+          setCookie: (value) => void reply.header('set-cookie', value),
+        },
       });
       return built;
     } catch (error) {

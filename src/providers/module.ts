@@ -3,6 +3,7 @@
 // (registry.ts) lists the modules, and configuration, service construction, demo mode, the GraphQL
 // context, webhook intake, health and the test harness iterate it. No other file names a provider.
 import type { Logger } from 'pino';
+import type { OAuthProviderSpec, UserCredentialSource } from '../accounts/provider.js';
 import type { Fields, Values } from '../configSchema.js';
 import type { ResponseCache } from '../upstream/cache.js';
 import type { CallContext, UpstreamCallInfo } from '../upstream/callContext.js';
@@ -79,12 +80,22 @@ export interface ClientDeps {
   logger: Logger;
   /** Traces of upstream calls (the OAuth token request is one); undefined when tracing is off. */
   tracing?: UpstreamTracing | undefined;
+  /**
+   * Connected users' credentials, for a module whose calls are made on behalf of a user
+   * (`connectedAccounts`): its client asks here for the user's current token on every call.
+   */
+  accounts: UserCredentialSource;
 }
 
 /** How the module's calls go through the shared resilience pipeline. */
 export interface PipelinePolicy {
   /** Requests per second the provider allows per credential (the limiter keeps under it). */
   ratePerSecond: number;
+  /**
+   * `credential`: the provider limits each credential on its own (a connected user's token), so
+   * each gets its own adaptive bucket, fed by the answers to that credential. Default `provider`.
+   */
+  rateLimitScope?: 'provider' | 'credential';
   /** Separate circuit breakers by route (e.g. writes apart from reads). Default: one per provider. */
   breakerGroup?(route: string): string;
 }
@@ -136,6 +147,27 @@ export interface ProviderWebhooks<C extends Fields, S extends Fields, Client, Ve
   handle(verified: Verified, delivery: WebhookDelivery, ctx: WebhookContext<Client>): Promise<WebhookAnswer>;
 }
 
+/** What a module's OAuth spec is built from, once its client exists. */
+export interface OAuthSpecContext<Client> {
+  client: Client;
+  /** Junction's callback for this provider, absolute (`<public base URL>/oauth/<name>/callback`); read when a flow begins. */
+  redirectUri(): string;
+}
+
+/**
+ * A provider whose calls are made on behalf of connected users (OAuth 2.0 authorization code with
+ * PKCE, accounts/): the registry hands its spec to connected accounts, and its client gets each
+ * user's token through `ClientDeps.accounts`.
+ */
+export interface ConnectedAccountSupport<C extends Fields, S extends Fields, Client> {
+  oauthSpec(endpoint: ProviderEndpoint<C, S>, ctx: OAuthSpecContext<Client>): OAuthProviderSpec;
+  /**
+   * The names the GraphQL contract gives this provider's account: the `User` field and its object
+   * type. Resolvers key on these, so no resolver file names the provider.
+   */
+  readonly graphql: { readonly userField: string; readonly accountType: string };
+}
+
 export interface ProviderModule<
   Name extends string = string,
   Capability extends string = string,
@@ -159,6 +191,8 @@ export interface ProviderModule<
   createLoaders?(client: Client, call: CallContext): Loaders;
   /** Methods are bivariant, so a module's own verified-delivery type fits `unknown` here. */
   readonly webhooks?: ProviderWebhooks<C, S, Client, unknown>;
+  /** Present when the module's calls are made on behalf of connected users. */
+  readonly connectedAccounts?: ConnectedAccountSupport<C, S, Client>;
 }
 
 /** Any module, whatever its types (methods are bivariant in their parameters, so every module fits). */

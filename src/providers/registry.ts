@@ -2,13 +2,14 @@
 // webhook intake, health and the test harness iterate it; no other file names a provider.
 // Adding a provider: its folder (module.ts and the rest), its simulator's folder (demo.ts), one
 // line in PROVIDERS and one in SIMULATORS.
+import { githubModule } from './github/module.js';
 import type { AnyProviderModule, ProviderModule } from './module.js';
 import { sendgridModule } from './sendgrid/module.js';
 import { stripeModule } from './stripe/module.js';
 import { twilioModule } from './twilio/module.js';
 import { usersModule } from './users/module.js';
 
-export const PROVIDERS = [usersModule, stripeModule, twilioModule, sendgridModule] as const;
+export const PROVIDERS = [usersModule, stripeModule, twilioModule, sendgridModule, githubModule] as const;
 
 type Modules = (typeof PROVIDERS)[number];
 export type ProviderName = Modules['name'];
@@ -22,6 +23,7 @@ export const SIMULATORS = {
   stripe: () => import('../simulators/stripe/demo.js'),
   twilio: () => import('../simulators/twilio/demo.js'),
   sendgrid: () => import('../simulators/sendgrid/demo.js'),
+  github: () => import('../simulators/github/demo.js'),
 } satisfies Record<ProviderName, () => Promise<unknown>>;
 
 type ClientOf<M> =
@@ -32,7 +34,13 @@ type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) exten
   ? I
   : never;
 
-/** The process-wide clients by capability (`directory`, `billing`, `sms`, `email`). */
+/** The module serving a capability, with its own literal types (e.g. the GraphQL names it declares). */
+export type ModuleFor<Capability extends Modules['capability']> = Extract<
+  Modules,
+  { capability: Capability }
+>;
+
+/** The process-wide clients by capability (`directory`, `billing`, `sms`, `email`, `codeHosting`). */
 export type Services = { [M in Modules as M['capability']]: ClientOf<M> };
 
 /** The same clients by provider name. */

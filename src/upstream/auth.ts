@@ -18,7 +18,8 @@ import { pickRateLimitHeaders, retryAfterSecondsFrom } from './rateLimitHeaders.
 import { ATTR, type UpstreamTracing } from './tracing.js';
 
 export interface AuthStrategy {
-  readonly kind: 'bearer' | 'basic' | 'oauth2-client-credentials';
+  /** `oauth2-user`: a connected user's own token, chosen per call (accounts/userAuth.ts). */
+  readonly kind: 'bearer' | 'basic' | 'oauth2-client-credentials' | 'oauth2-user';
   /**
    * Non-secret fingerprint of the credential (a truncated SHA-256). Caches and rate limiters are
    * keyed by it, so two credentials never share an entry or a bucket. Taken from the value at

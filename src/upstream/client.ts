@@ -54,6 +54,11 @@ export interface RequestSpec<T> {
   allowEmptyBody?: boolean | undefined;
   /** Sent as If-None-Match; a 304 then resolves with `notModified: true`. */
   etag?: string | undefined;
+  /**
+   * Credentials for this call instead of the client's own: a connected user's token. Its
+   * `credentialId` also picks the rate limiter when the pipeline limits per credential.
+   */
+  auth?: AuthStrategy | undefined;
 }
 
 export interface UpstreamResponse<T> {
@@ -79,10 +84,20 @@ export interface RawResponse {
  */
 export interface RequestExecutor {
   execute<R>(
-    request: { provider: string; route: string; method: HttpMethod; idempotent: boolean },
+    request: ExecutorRequest,
     ctx: CallContext,
     attempt: (signal: AbortSignal, attemptNumber: number) => Promise<R>,
   ): Promise<R>;
+}
+
+/** What the executor knows of a request: enough to choose its policies, never its content. */
+export interface ExecutorRequest {
+  provider: string;
+  route: string;
+  method: HttpMethod;
+  idempotent: boolean;
+  /** Fingerprint of the credential the call is made with (AuthStrategy.credentialId). */
+  credentialId?: string | undefined;
 }
 
 /** What cut an attempt short, if anything (errorFromException reads it). */
@@ -182,7 +197,13 @@ export class RestClient {
   /** Like `request`, but with status, headers and the 304 flag. */
   protected async send<T>(spec: RequestSpec<T>, ctx: CallContext): Promise<UpstreamResponse<T>> {
     const idempotent = IDEMPOTENT_METHODS.has(spec.method) || spec.idempotencyKey !== undefined;
-    const request = { provider: this.provider, route: spec.route, method: spec.method, idempotent };
+    const request: ExecutorRequest = {
+      provider: this.provider,
+      route: spec.route,
+      method: spec.method,
+      idempotent,
+      credentialId: (spec.auth ?? this.auth).credentialId,
+    };
     if (this.tracing !== undefined) return this.tracedSend(this.tracing, spec, ctx, request);
     return this.executor.execute(request, ctx, (signal, attemptNumber) =>
       this.attemptWithAuth(spec, ctx, signal, attemptNumber),
@@ -197,7 +218,7 @@ export class RestClient {
     tracing: UpstreamTracing,
     spec: RequestSpec<T>,
     ctx: CallContext,
-    request: { provider: string; route: string; method: HttpMethod; idempotent: boolean },
+    request: ExecutorRequest,
   ): Promise<UpstreamResponse<T>> {
     const parent = ctx.trace ?? tracing.active();
     const span = tracing.tracer.startSpan(
@@ -327,7 +348,8 @@ export class RestClient {
     const first = await this.attempt(spec, ctx, signal, attemptNumber);
     if (first.kind === 'ok') return first.response;
     // A 401 may mean our token expired early: refresh once and retry once with the fresh one.
-    if (first.raw.status === 401 && (await this.auth.refreshAfterUnauthorized(first.credential, signal))) {
+    const auth = spec.auth ?? this.auth;
+    if (first.raw.status === 401 && (await auth.refreshAfterUnauthorized(first.credential, signal))) {
       const second = await this.attempt(spec, ctx, signal, attemptNumber);
       if (second.kind === 'ok') return second.response;
       throw this.errorFromResponse(second.raw, spec as RequestSpec<unknown>);
@@ -420,7 +442,7 @@ export class RestClient {
     const timeout = attemptTimer.signal;
     const combined = AbortSignal.any([signal, timeout]);
     try {
-      const credential = await this.auth.authorize(headers, combined);
+      const credential = await (spec.auth ?? this.auth).authorize(headers, combined);
       this.willSendRequest(spec, headers);
       const res = await this.pool.request({
         origin: this.baseUrl.origin,

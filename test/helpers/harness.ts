@@ -1,20 +1,28 @@
 // Test harness: a real Junction on a loopback port over real simulators (all four providers, with
 // their webhooks wired back to it), plus a tiny GraphQL-over-HTTP client.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { openAccountsDatabase, openOnFirstUse } from '../../src/accounts/connectedAccounts.js';
+import type { KeyRing } from '../../src/accounts/crypto.js';
+import type { Sql } from '../../src/accounts/database.js';
 import { type App, buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/cli/token.js';
-import { loadConfig } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { asSectionValues, type Fields, plainValues } from '../../src/configSchema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Tracing } from '../../src/observability/tracing.js';
 import type { ProviderEndpoint, RemoteValues } from '../../src/providers/module.js';
 import { type ProviderName, providerModules, SIMULATORS } from '../../src/providers/registry.js';
 import type { ProviderEndpoints } from '../../src/services.js';
+import type { GitHubSimulator, GitHubSimulatorOptions } from '../../src/simulators/github/simulator.js';
 import type { SendGridSimulator, SendGridSimulatorOptions } from '../../src/simulators/sendgrid/simulator.js';
 import type { StripeSimulator, StripeSimulatorOptions } from '../../src/simulators/stripe/simulator.js';
 import type { TwilioSimulator, TwilioSimulatorOptions } from '../../src/simulators/twilio/simulator.js';
 import type { UsersSimulator, UsersSimulatorOptions } from '../../src/simulators/users/simulator.js';
+import { freshPgliteDir } from '../unit/accounts/support/databases.js';
 
 export interface GraphQLResponse {
   status: number;
@@ -26,11 +34,17 @@ export interface GraphQLResponse {
 export interface Harness {
   url: string;
   app: App;
+  /** Where each provider is (the simulators): another Junction over the same providers can use them. */
+  endpoints: ProviderEndpoints;
+  /** The configuration this Junction runs with. */
+  config: Config;
   users: UsersSimulator;
   stripe: StripeSimulator;
   twilio: TwilioSimulator;
   sendgrid: SendGridSimulator;
+  github: GitHubSimulator;
   stripeWebhookSecret: string;
+  githubWebhookSecret: string;
   /** The HS256 secret this Junction verifies client tokens with (random per harness). */
   jwtSecret: string;
   /** PEM private key of the SendGrid event webhook (Junction holds its public half). */
@@ -50,6 +64,14 @@ export interface HarnessOptions {
   stripe?: StripeSimulatorOptions;
   twilio?: TwilioSimulatorOptions;
   sendgrid?: SendGridSimulatorOptions;
+  github?: GitHubSimulatorOptions;
+  /**
+   * Connected accounts' database. Default: an embedded PGlite copied from a template on first use
+   * (so a test that never touches connected accounts never opens one), removed on close.
+   */
+  accountsDatabase?: Sql;
+  /** Connected accounts' key ring. Default: a key for this harness only. */
+  accountKeys?: KeyRing;
   /** Seeded users for the Stripe and Twilio simulators. Default 1000. */
   seedUsers?: number;
   /** Default: a silent logger. */
@@ -66,6 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     stripe: { seedUsers, ...options.stripe },
     twilio: { seedUsers, ...options.twilio },
     sendgrid: options.sendgrid,
+    github: options.github,
   };
   const env: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...options.env };
   const production = env.NODE_ENV === 'production';
@@ -76,7 +99,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     for (const variable of Object.values(module.config.remote)) delete settingsEnv[variable.name];
   const settings = loadConfig(settingsEnv, undefined, { demoJwtSecret: () => demoSecret }).providers;
   const settingsOf = (name: ProviderName) => plainValues(settings[name].settings);
-  const [users, stripe, twilio, sendgrid] = await Promise.all([
+  const [users, stripe, twilio, sendgrid, github] = await Promise.all([
     SIMULATORS.users().then((m) =>
       m.startDemo({ faults: [], settings: settingsOf('users'), simulator: simulatorOptions.users }),
     ),
@@ -89,8 +112,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     SIMULATORS.sendgrid().then((m) =>
       m.startDemo({ faults: [], settings: settingsOf('sendgrid'), simulator: simulatorOptions.sendgrid }),
     ),
+    SIMULATORS.github().then((m) =>
+      m.startDemo({ faults: [], settings: settingsOf('github'), simulator: simulatorOptions.github }),
+    ),
   ]);
-  const demos = { users, stripe, twilio, sendgrid };
+  const demos = { users, stripe, twilio, sendgrid, github };
   // Each provider points at its simulator; a remote variable the test sets (a client secret, say)
   // replaces the simulator's value. Outside production Junction runs as demo mode would (the
   // simulators are endpoints, not configuration), so the demo token exists, with a random secret;
@@ -122,11 +148,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...asSectionValues(module.config.settings, demos[name].settings ?? {}),
     };
   }
+  let scratch: string | undefined;
+  const database =
+    options.accountsDatabase ??
+    openOnFirstUse('pglite', async () => {
+      scratch = mkdtempSync(join(tmpdir(), 'junction-harness-pglite-'));
+      return openAccountsDatabase({ databaseUrl: undefined, pgliteDir: await freshPgliteDir(scratch) });
+    });
   const app = await buildApp({
     config,
     endpoints: endpoints as ProviderEndpoints,
     logger: options.logger ?? createLogger('silent'),
     tracing: options.tracing,
+    accounts: { database, keys: options.accountKeys },
   });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.server.address() as { port: number };
@@ -150,11 +184,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return {
     url,
     app,
+    endpoints: endpoints as ProviderEndpoints,
+    config,
     users: users.simulator,
     stripe: stripe.simulator,
     twilio: twilio.simulator,
     sendgrid: sendgrid.simulator,
+    github: github.simulator,
     stripeWebhookSecret: stripe.webhookSecret,
+    githubWebhookSecret: github.webhookSecret,
     jwtSecret,
     sendgridWebhookPrivateKey: sendgrid.webhookPrivateKey,
     token,
@@ -174,6 +212,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async close() {
       await app.close();
       await Promise.all(Object.values(demos).map((d) => d.simulator.close()));
+      if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

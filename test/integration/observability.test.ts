@@ -234,6 +234,7 @@ describe('upstream report', () => {
         JWT_SECRET: 'a-production-secret-that-is-long-enough-1234',
         STRIPE_SECRET_KEY: 'sk_x',
         STRIPE_WEBHOOK_SECRET: 'whsec_x',
+        GITHUB_WEBHOOK_SECRET: 'github_x',
         TWILIO_ACCOUNT_SID: 'AC00000000000000000000000000000000',
         TWILIO_AUTH_TOKEN: 'x',
         TWILIO_FROM_NUMBER: '+15005550006',

@@ -23,6 +23,7 @@ const PRODUCTION_ENV = {
   JWT_SECRET: 'a-production-secret-that-is-long-enough-1234',
   STRIPE_SECRET_KEY: 'sk_test_config_only',
   STRIPE_WEBHOOK_SECRET: 'whsec_config_only',
+  GITHUB_WEBHOOK_SECRET: 'github_config_only',
   TWILIO_ACCOUNT_SID: 'AC00000000000000000000000000000000',
   TWILIO_AUTH_TOKEN: 'config-only',
   TWILIO_FROM_NUMBER: '+15005550006',

@@ -1,7 +1,8 @@
 // One provider's resilience pipeline: a RequestExecutor that carries each request through the
 // deadline check, budgeted retries with backoff, circuit breaker, rate limiter and concurrency limit.
+import { LRUCache } from 'lru-cache';
 import type { CallContext } from '../callContext.js';
-import type { HttpMethod, RequestExecutor } from '../client.js';
+import type { ExecutorRequest, RequestExecutor } from '../client.js';
 import { upstreamDefaults } from '../config.js';
 import { isUpstreamError, type UpstreamError } from '../errors.js';
 import { ATTR, addCallEvent, EVENT } from '../tracing.js';
@@ -36,6 +37,14 @@ export interface PipelineOptions {
   breakerGroup?: ((route: string) => string) | undefined;
   /** Token bucket for this provider credential. Default: undefined, meaning no rate limiting at all. */
   rateLimit?: RateLimitPolicyOptions | undefined;
+  /**
+   * `credential`: one bucket per credential the requests carry (each connected user's own token,
+   * which the provider limits on its own), made on first use; the most recently used
+   * `maxCredentialLimiters` are kept. Default `provider`: one bucket for all requests.
+   */
+  rateLimitScope?: 'provider' | 'credential' | undefined;
+  /** With `rateLimitScope: credential`, how many per-credential buckets are kept. Default 10000. */
+  maxCredentialLimiters?: number | undefined;
   /** In-flight cap and the pool size it is clamped to. No default: pass the provider's pool connections. */
   concurrency: ConcurrencyOptions;
   /** Called before each backoff wait, for logs and metrics. Not called when the retry is refused. */
@@ -91,16 +100,12 @@ export interface Pipeline extends RequestExecutor {
   readonly breakers: ReadonlyMap<string, CircuitBreaker>;
   /** The breaker that guards `route`. */
   breakerFor(route: string): CircuitBreaker;
+  /** The provider's bucket; undefined without rate limiting, or when buckets are per credential. */
   readonly limiter: AdaptiveRateLimiter | undefined;
+  /** The bucket a request with this credential draws from (per-credential scope), or the provider's. */
+  limiterFor(credentialId: string | undefined): AdaptiveRateLimiter | undefined;
   readonly budget: RetryBudget;
   readonly concurrency: ConcurrencyLimit;
-}
-
-interface ExecutorRequest {
-  provider: string;
-  route: string;
-  method: HttpMethod;
-  idempotent: boolean;
 }
 
 export function createPipeline(options: PipelineOptions): Pipeline {
@@ -113,9 +118,23 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const probeTimeoutMs = options.probeTimeoutMs ?? DEFAULTS.probeTimeoutMs;
   const backoff = createBackoff({ ...retry, random: options.random });
   const budget = new RetryBudget({ ...defaultPolicyOptions.budget, ...options.budget, now });
-  const limiter = options.rateLimit
-    ? new AdaptiveRateLimiter({ ...options.rateLimit, provider, now })
+  const rateLimit = options.rateLimit;
+  const perCredential = rateLimit !== undefined && options.rateLimitScope === 'credential';
+  const limiter =
+    rateLimit && !perCredential ? new AdaptiveRateLimiter({ ...rateLimit, provider, now }) : undefined;
+  const credentialLimiters = perCredential
+    ? new LRUCache<string, AdaptiveRateLimiter>({ max: options.maxCredentialLimiters ?? 10_000 })
     : undefined;
+  const limiterFor = (credentialId: string | undefined): AdaptiveRateLimiter | undefined => {
+    if (!credentialLimiters || !rateLimit) return limiter;
+    const key = credentialId ?? '';
+    let found = credentialLimiters.get(key);
+    if (!found) {
+      found = new AdaptiveRateLimiter({ ...rateLimit, provider, now });
+      credentialLimiters.set(key, found);
+    }
+    return found;
+  };
   const concurrency = new ConcurrencyLimit(options.concurrency);
   const breakerOptions: BreakerPolicyOptions = { ...defaultPolicyOptions.breaker, ...options.breaker };
   const breakers = new Map<string, CircuitBreaker>();
@@ -144,6 +163,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
    */
   const attemptOnce = async <R>(
     breaker: CircuitBreaker,
+    limiter: AdaptiveRateLimiter | undefined,
     ctx: CallContext,
     signal: AbortSignal,
     attemptNumber: number,
@@ -198,7 +218,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       permit.failed(error);
       if (limiter && isUpstreamError(error) && error.status !== undefined) {
         // A provider's error answers carry throttling signals too (429, Retry-After, RateLimit-*).
-        limiter.onResponse({ status: error.status, headers: throttleHeadersOf(error) });
+        // A provider that says "rate limited" with another status (a secondary limit answered 403
+        // with Retry-After, say) is read as the 429 it means.
+        const status = error.code === 'UPSTREAM_RATE_LIMITED' ? 429 : error.status;
+        limiter.onResponse({ status, headers: throttleHeadersOf(error) });
       }
       throw error;
     } finally {
@@ -217,6 +240,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // the limiter so fast-failed calls spend no tokens; the limiter sits outside the concurrency
     // slot so waiting for a token holds no socket slot; concurrency is innermost, sized to the pool.
     const breaker = breakerFor(request.route);
+    const bucket = limiterFor(request.credentialId);
     const signal = ctx.signal ?? new AbortController().signal;
     return withRetries(
       {
@@ -230,7 +254,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       },
       request,
       ctx,
-      (attemptNumber) => attemptOnce(breaker, ctx, signal, attemptNumber, attempt),
+      (attemptNumber) => attemptOnce(breaker, bucket, ctx, signal, attemptNumber, attempt),
     );
   };
 
@@ -243,6 +267,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     breakers,
     breakerFor,
     limiter,
+    limiterFor,
     budget,
     concurrency,
   };

@@ -130,6 +130,12 @@ export function systemEnv(id: SystemId, sims: SimsInfo, knobs: EnvKnobs): Record
     // Connected accounts are not wired yet: production only requires these to be set.
     DATABASE_URL: 'postgres://junction@127.0.0.1:5432/junction',
     TOKEN_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+    // GitHub is read only for connected users: the bench's workloads never call it.
+    GITHUB_API_BASE: 'http://127.0.0.1:9',
+    GITHUB_OAUTH_BASE: 'http://127.0.0.1:9',
+    GITHUB_CLIENT_ID: 'bench-not-used',
+    GITHUB_CLIENT_SECRET: 'bench-not-used',
+    GITHUB_WEBHOOK_SECRET: 'bench-not-used',
     UPSTREAM_CONCURRENCY: String(knobs.connections),
     USERS_RATE_LIMIT_PER_SECOND: rate,
     STRIPE_RATE_LIMIT_PER_SECOND: rate,

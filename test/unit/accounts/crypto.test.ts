@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ciphertextKeyId, generateKeyText, KeyRing, parseKeyRing } from '../../../src/accounts/crypto.js';
-import { DEMO_KEY_FILE, demoKeyRing } from '../../../src/accounts/demoKey.js';
+import { DEMO_KEY_NAME, demoKeyRing } from '../../../src/accounts/demoKey.js';
 import { isAccountErrorCode } from '../../../src/accounts/errors.js';
+import { DEMO_SECRETS_FILE, openDemoState } from '../../../src/demoState.js';
 
 const key32 = Buffer.alloc(32, 7).toString('base64');
 const row = ['connected_accounts', 'usr_1', 'github', 'access_token'];
@@ -108,14 +109,15 @@ describe('demoKeyRing', () => {
   const dir = mkdtempSync(join(tmpdir(), 'junction-demo-key-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('generates one key into the state directory (owner-only) and reads the same key afterwards', () => {
-    const first = demoKeyRing(join(dir, 'state'));
-    const file = join(dir, 'state', DEMO_KEY_FILE);
+  it('generates one key into the demo state (owner-only) and reads the same key afterwards', () => {
+    const first = demoKeyRing(openDemoState(join(dir, 'state')));
+    const file = join(dir, 'state', DEMO_SECRETS_FILE);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(readFileSync(file, 'utf8')).toMatch(/^demo:[A-Za-z0-9+/]{43}=\n$/);
-    const second = demoKeyRing(join(dir, 'state'));
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    expect(stored[DEMO_KEY_NAME]).toMatch(/^demo:[A-Za-z0-9+/]{43}=$/);
+    const second = demoKeyRing(openDemoState(join(dir, 'state')));
     expect(second.primary.key).toEqual(first.primary.key);
     expect(second.decrypt(first.encrypt('tok', row), row)).toBe('tok');
-    expect(demoKeyRing(join(dir, 'other')).primary.key).not.toEqual(first.primary.key);
+    expect(demoKeyRing(openDemoState(join(dir, 'other'))).primary.key).not.toEqual(first.primary.key);
   });
 });

@@ -18,7 +18,10 @@ const tables = async (sql: Sql) =>
 describe('loadMigrations', () => {
   it('reads NNN_name.sql files in order and refuses a version used twice', async () => {
     const shipped = await loadMigrations();
-    expect(shipped.map((m) => `${m.version}:${m.name}`)).toEqual(['1:connected_accounts']);
+    expect(shipped.map((m) => `${m.version}:${m.name}`)).toEqual([
+      '1:connected_accounts',
+      '2:flow_redirect_and_account_lookup',
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'junction-migrations-'));
     try {
       writeFileSync(join(dir, '002_b.sql'), 'SELECT 2;');
@@ -46,31 +49,31 @@ describe.each(ENGINES)('migrate on %s', (engine) => {
   });
 
   it('applies the shipped migrations once', async () => {
-    expect(await migrate(sql)).toEqual([1]);
+    expect(await migrate(sql)).toEqual([1, 2]);
     expect(await tables(sql)).toEqual(['connected_accounts', 'oauth_states', 'schema_migrations']);
     expect(await migrate(sql)).toEqual([]);
   });
 
   it('applies a new version after the known ones, and refuses a renamed one', async () => {
     const shipped = await loadMigrations();
-    const next = { version: 2, name: 'extra', sql: 'CREATE TABLE extra_test (id int);' };
-    expect(await migrate(sql, [...shipped, next])).toEqual([2]);
+    const next = { version: 3, name: 'extra', sql: 'CREATE TABLE extra_test (id int);' };
+    expect(await migrate(sql, [...shipped, next])).toEqual([3]);
     await expect(migrate(sql, [...shipped, { ...next, name: 'renamed' }])).rejects.toThrow(
-      'version 2 was applied as extra, but the file is now renamed',
+      'version 3 was applied as extra, but the file is now renamed',
     );
   });
 
   it('rolls a failing migration back whole: its first statement and its version are not kept', async () => {
     const shipped = await loadMigrations();
     const broken = {
-      version: 3,
+      version: 4,
       name: 'broken',
       sql: 'CREATE TABLE half_done (id int); SELECT no_such_column FROM half_done;',
     };
     await expect(migrate(sql, [...shipped, broken])).rejects.toThrow();
     expect(await tables(sql)).not.toContain('half_done');
     const { rows } = await sql.query<{ v: number }>('SELECT version AS v FROM schema_migrations ORDER BY 1');
-    expect(rows.map((r) => r.v)).toEqual([1, 2]);
+    expect(rows.map((r) => r.v)).toEqual([1, 2, 3]);
   });
 });
 
@@ -80,7 +83,7 @@ describe('migrate from replicas starting together (PostgreSQL)', () => {
     const pools = await Promise.all([db.open(), db.open(), db.open()]);
     try {
       const applied = await Promise.all(pools.map((p) => migrate(p)));
-      expect(applied.flat()).toEqual([1]);
+      expect(applied.flat()).toEqual([1, 2]);
       expect(await tables(pools[0]!)).toContain('connected_accounts');
     } finally {
       await Promise.all(pools.map((p) => p.close()));

@@ -22,6 +22,9 @@ const providersEnv = {
     'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEkBP93U+to8skDfqHs69p9iz5jQ/MwTLUdd/qaaYkFYcVeMXLTdz1YHGuEVE83chBKwGdLTM1PgA8dpf9NbXzQ==',
   DATABASE_URL: 'postgres://junction@db.internal/junction',
   TOKEN_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
+  GITHUB_CLIENT_ID: 'Ov23liAbCdEf012345',
+  GITHUB_CLIENT_SECRET: 'gh-client-secret-value',
+  GITHUB_WEBHOOK_SECRET: 'gh-hook-old,gh-hook-new',
 };
 
 const JWT_SECRET = 'a-configured-secret-that-is-long-enough-0123';
@@ -216,8 +219,47 @@ describe('loadConfig', () => {
     });
     const users = config.providers.users as unknown as { remote: { clientSecret: Secret<string> } };
     expect(users.remote.clientSecret.current()).toBe('s3cr3t-value');
+    expect(config.providers.github).toMatchObject({
+      mode: 'remote',
+      remote: { clientId: 'Ov23liAbCdEf012345' },
+      settings: {
+        apiBase: 'https://api.github.com',
+        oauthBase: 'https://github.com',
+        scopes: ['read:user', 'repo'],
+        ratePerSecond: 10,
+        cacheTtlSeconds: 60,
+      },
+    });
+    const github = config.providers.github as unknown as {
+      remote: { clientSecret: Secret<string> };
+      settings: { webhookSecrets: Secret<string[]> };
+    };
+    expect(github.remote.clientSecret.current()).toBe('gh-client-secret-value');
+    expect(github.settings.webhookSecrets.current()).toEqual(['gh-hook-old', 'gh-hook-new']);
     expect(config.graphql.introspection).toBe(false);
     expect(config.jwt.isDemoSecret).toBe(false);
+  });
+
+  it('requires GitHub whole once any part is set, and its webhook secret in production, never echoing secrets', () => {
+    expect(problems({ GITHUB_CLIENT_ID: 'Ov23liAbCdEf012345', JWT_SECRET })).toEqual([
+      'GITHUB_CLIENT_SECRET: required when the provider is configured',
+    ]);
+    const { GITHUB_WEBHOOK_SECRET: _w, ...noHookSecret } = providersEnv;
+    const list = problems({ NODE_ENV: 'production', JWT_SECRET, ...usersEnv, ...noHookSecret });
+    expect(list).toEqual(['GITHUB_WEBHOOK_SECRET: required in production']);
+    const bad = problems({
+      JWT_SECRET,
+      GITHUB_CLIENT_ID: 'has spaces',
+      GITHUB_CLIENT_SECRET: 'gh-client-secret-value',
+      GITHUB_SCOPES: 'repo,NOT A SCOPE',
+      GITHUB_RATE_LIMIT_PER_SECOND: '0',
+    });
+    expect(bad.map((p) => p.split(':')[0]).sort()).toEqual([
+      'GITHUB_CLIENT_ID',
+      'GITHUB_RATE_LIMIT_PER_SECOND',
+      'GITHUB_SCOPES',
+    ]);
+    expect(bad.join('\n')).not.toContain('gh-client-secret-value');
   });
 
   it('reads secrets from the file a *_FILE variable names', () => {

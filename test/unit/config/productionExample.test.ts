@@ -33,6 +33,8 @@ const SECRET_FILES: Record<string, string> = {
     .toString('base64'),
   '/run/secrets/database-url': 'postgres://junction:password@db.internal.example.com:5432/junction',
   '/run/secrets/token-encryption-keys': `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  '/run/secrets/github-client-secret': 'github-client-secret',
+  '/run/secrets/github-webhook-secret': 'github-webhook-secret',
 };
 
 function readSecret(read: Set<string>) {
@@ -51,7 +53,7 @@ describe('examples/production.env', () => {
     expect(config.isProduction).toBe(true);
     expect(config.host).toBe('0.0.0.0');
     for (const provider of Object.values(config.providers)) expect(provider.mode).toBe('remote');
-    expect(Object.keys(config.providers).sort()).toEqual(['sendgrid', 'stripe', 'twilio', 'users']);
+    expect(Object.keys(config.providers).sort()).toEqual(['github', 'sendgrid', 'stripe', 'twilio', 'users']);
     expect([...read].sort()).toEqual(Object.keys(SECRET_FILES).sort());
     expect(config.jwt.secret?.file).toBe('/run/secrets/jwt-secret');
     expect(config.accounts.databaseUrl).toBe(SECRET_FILES['/run/secrets/database-url']);

@@ -424,6 +424,48 @@ describe('createPipeline: breaker and limiter in the chain', () => {
     expect(s.calls).toHaveLength(0);
   });
 
+  it('reads a rate-limit error with another status (GitHub’s secondary limit: 403 + Retry-After) as a 429', async () => {
+    const { pipeline } = make({
+      breaker: { minimumRequests: 100 },
+      rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 },
+    });
+    const secondary = new UpstreamRateLimitedError('github: secondary rate limit', {
+      provider: 'users',
+      status: 403,
+      retryAfterSeconds: 60,
+      rateLimitHeaders: { 'retry-after': '60' },
+    });
+    await expect(pipeline.execute(GET, {}, script([secondary]).fn)).rejects.toBe(secondary);
+    expect(pipeline.limiter?.pauseRemainingMs).toBe(60_000);
+    expect(pipeline.limiter?.currentRatePerSecond).toBe(20); // halved, as for a 429
+    const s = script(['never']);
+    expect(isLocalRateLimitError(await pipeline.execute(GET, {}, s.fn).catch((e: unknown) => e))).toBe(true);
+    expect(s.calls).toHaveLength(0);
+  });
+
+  it('with rateLimitScope credential, keeps one bucket per credential: one paused credential stops no other', async () => {
+    const { pipeline } = make({
+      retry: { maxAttempts: 1 },
+      rateLimitScope: 'credential',
+      rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 },
+    });
+    expect(pipeline.limiter).toBeUndefined();
+    const alice = { ...GET, credentialId: 'alice' };
+    const bob = { ...GET, credentialId: 'bob' };
+    const exhausted = { status: 200, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '30' } };
+    await pipeline.execute(alice, {}, async () => exhausted);
+    expect(pipeline.limiterFor('alice')?.pauseRemainingMs).toBe(30_000);
+    expect(pipeline.limiterFor('bob')?.pauseRemainingMs).toBe(0);
+    const refused = script(['never']);
+    expect(
+      isLocalRateLimitError(await pipeline.execute(alice, {}, refused.fn).catch((e: unknown) => e)),
+    ).toBe(true);
+    expect(refused.calls).toHaveLength(0);
+    const served = script(['ok']);
+    expect(await pipeline.execute(bob, {}, served.fn)).toBe('ok');
+    expect(served.calls).toHaveLength(1);
+  });
+
   it('refuses at once, with the wait as Retry-After, when a pause outlasts maxWaitMs', async () => {
     const { pipeline } = make({ rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 } });
     const response = { status: 200, headers: { 'ratelimit-remaining': '0', 'ratelimit-reset': '3' } };
