@@ -4,10 +4,30 @@
 // what replicas share: the connected-accounts database.
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { asSectionValues } from '../../src/configSchema.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { providerModules } from '../../src/providers/registry.js';
 import type { ProviderEndpoints } from '../../src/services.js';
 
-const endpoints = JSON.parse(process.env.JUNCTION_TEST_ENDPOINTS ?? '{}') as ProviderEndpoints;
+// The endpoints come as plain values; rotating secrets become Secret handles again.
+const plain = JSON.parse(process.env.JUNCTION_TEST_ENDPOINTS ?? '{}') as Record<
+  string,
+  { mode: 'remote' | 'simulator'; remote: Record<string, unknown>; settings: Record<string, unknown> }
+>;
+const endpoints = Object.fromEntries(
+  providerModules.map((m) => {
+    const e = plain[m.name];
+    if (!e) throw new Error(`JUNCTION_TEST_ENDPOINTS: no endpoint for ${m.name}`);
+    return [
+      m.name,
+      {
+        mode: e.mode,
+        remote: asSectionValues(m.config.remote, e.remote),
+        settings: asSectionValues(m.config.settings, e.settings),
+      },
+    ];
+  }),
+) as unknown as ProviderEndpoints;
 const config = loadConfig(process.env);
 const app = await buildApp({ config, endpoints, logger: createLogger(config.logLevel) });
 await app.server.listen({ port: 0, host: '127.0.0.1' });

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openAccountsDatabase, openOnFirstUse } from '../../src/accounts/connectedAccounts.js';
 import { generateKeyText, KeyRing } from '../../src/accounts/crypto.js';
+import { plainValues } from '../../src/configSchema.js';
 import { connectGitHub } from '../helpers/connect.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../unit/accounts/support/databases.js';
@@ -98,7 +99,15 @@ describe.each(ENGINES)('token refresh through GraphQL on %s', (engine) => {
           JWT_SECRET: h.jwtSecret,
           DATABASE_URL: db.url!,
           TOKEN_ENCRYPTION_KEYS: keyText,
-          JUNCTION_TEST_ENDPOINTS: JSON.stringify(h.endpoints),
+          // Plain values: a Secret handle never serialises its value.
+          JUNCTION_TEST_ENDPOINTS: JSON.stringify(
+            Object.fromEntries(
+              Object.entries(h.endpoints).map(([name, e]) => [
+                name,
+                { mode: e.mode, remote: plainValues(e.remote), settings: plainValues(e.settings) },
+              ]),
+            ),
+          ),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

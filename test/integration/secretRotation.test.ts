@@ -127,6 +127,11 @@ beforeAll(async () => {
     SENDGRID_API_KEY_FILE: join(dir, 'sendgrid-key'),
     SENDGRID_FROM_EMAIL: 'noreply@junction.test',
     SENDGRID_WEBHOOK_PUBLIC_KEY_FILE: join(dir, 'sendgrid-webhook'),
+    // GitHub configured too (never called here), so no provider runs as a simulator.
+    GITHUB_API_BASE: 'http://127.0.0.1:9',
+    GITHUB_OAUTH_BASE: 'http://127.0.0.1:9',
+    GITHUB_CLIENT_ID: 'Iv1.rotation',
+    GITHUB_CLIENT_SECRET: 'github-client-secret',
     WEBHOOK_SECRET_GRACE_SECONDS: String(GRACE_SECONDS),
     JWT_SECRET_GRACE_SECONDS: String(GRACE_SECONDS),
     SECRETS_POLL_INTERVAL_MS: '250',
