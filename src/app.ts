@@ -23,6 +23,7 @@ import {
   SecretFiles,
 } from './secretFiles.js';
 import { type BuiltServices, createServices, type ProviderEndpoints } from './services.js';
+import { createSharedState, type SharedState } from './state/index.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
 import { PoolRegistry } from './upstream/pools.js';
@@ -46,6 +47,8 @@ export interface AppOptions {
   tracing?: Tracing | undefined;
   /** Connected accounts' database, keys and demo state; default from `config.accounts` (accountsSetup.ts). */
   accounts?: AccountsOptions | undefined;
+  /** What replicas share; default from `config.state` (Redis with REDIS_URL, else in-process). Closed by `close()`. */
+  state?: SharedState | undefined;
 }
 
 export interface App {
@@ -59,6 +62,8 @@ export interface App {
   pools: PoolRegistry;
   logger: Logger;
   pubsub: PubSub;
+  /** What replicas share through Redis (in-process stores without REDIS_URL). */
+  state: SharedState;
   metrics: Metrics;
   /** OpenTelemetry traces; undefined when off. */
   tracing: Tracing | undefined;
@@ -102,6 +107,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     bodyTimeoutMs: config.upstream.attemptTimeoutMs,
   });
   const metrics = options.metrics ?? new Metrics();
+  // Shared state first: a starting replica waits (bounded) for Redis, so it shares budgets from its
+  // first request; a Redis that is down does not stop startup (local state until it answers).
+  const state =
+    options.state ??
+    createSharedState(config.state, {
+      logger,
+      onStateChange: (change) => metrics.redisStateChange(change.state),
+    });
+  metrics.watchSharedState(state);
+  await state.start();
   const cache = new ResponseCache({
     maxBytes: config.cache.maxBytes,
     onOutcome: (p, o) => metrics.cache(p, o),
@@ -125,6 +140,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     publicBaseUrl: () => publicBaseUrl,
     tracing,
     accounts: accountsSetup.credentials,
+    state,
   });
   const accounts = accountsSetup.connect(services.clients, endpoints);
   // The OAuth flow's browser-binding cookie is Secure when Junction is served over https.
@@ -191,10 +207,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   server.get('/readyz', async (_request, reply) => {
     // A provider outage does not make Junction unready: it still serves every other field. Nor does
     // shedding (loadShedding.ts): it is shown, and the replica stays in the balancer.
+    // Nor does Redis: a replica without it serves from local state (sharedState.redis 'degraded').
     const loadShedding = load.state();
+    const sharedState = state.health();
     if (http.isDraining())
-      return reply.code(503).send({ status: 'draining', providers: health.snapshot(), loadShedding });
-    return { status: 'ready', providers: health.snapshot(), loadShedding };
+      return reply
+        .code(503)
+        .send({ status: 'draining', providers: health.snapshot(), loadShedding, sharedState });
+    return { status: 'ready', providers: health.snapshot(), loadShedding, sharedState };
   });
 
   let closing: Promise<void> | undefined;
@@ -212,6 +232,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // waiters gave up, a background refresh) has nobody to answer, so cut it rather than wait.
       await pools.destroy();
       await accountsSetup.close();
+      await state.close(); // leaves the replica registry, closes the Redis connection
       await tracing?.shutdown(); // exports the spans still queued
     })();
     return closing;
@@ -226,6 +247,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     pools,
     logger,
     pubsub,
+    state,
     metrics,
     tracing,
     edge: graphql.edge,

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Metrics } from './observability/metrics.js';
 import type { AnyProviderModule, ClientDeps, ProviderEndpoint } from './providers/module.js';
 import { type Clients, type ProviderName, providerModules, type Services } from './providers/registry.js';
+import type { SharedState } from './state/index.js';
 import type { ResponseCache } from './upstream/cache.js';
 import type { UpstreamCallInfo } from './upstream/callContext.js';
 import type { UpstreamError } from './upstream/errors.js';
@@ -32,6 +33,8 @@ export interface ServiceDeps {
   tracing?: UpstreamTracing | undefined;
   /** Connected users' credentials, for modules whose calls are made on a user's behalf. */
   accounts: UserCredentialSource;
+  /** What replicas share (rate budgets, the second cache level); in-process without REDIS_URL. */
+  state?: SharedState | undefined;
 }
 
 /** The clients (by capability), by provider name, and each provider's pipeline. */

@@ -240,6 +240,44 @@ export class Metrics {
     });
   }
 
+  /**
+   * Shared state (Redis): whether it answers, its state changes, and the replicas alive. Read at
+   * scrape time from `source` (the state module's health), so a scrape never waits on Redis.
+   */
+  watchSharedState(source: { health(): { redis: 'off' | 'up' | 'degraded'; replicas: number } }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'junction_redis_up',
+      help: '1 while Redis (REDIS_URL) answers, 0 while degraded (local state in use), -1 when REDIS_URL is unset.',
+      registers,
+      collect() {
+        const { redis } = source.health();
+        this.set(redis === 'off' ? -1 : redis === 'up' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'junction_replicas',
+      help: 'Live Junction replicas sharing this Redis, as last seen by this one (1 without Redis).',
+      registers,
+      collect() {
+        this.set(source.health().replicas);
+      },
+    });
+    this.redisChanges = new Counter({
+      name: 'junction_redis_state_changes_total',
+      help: 'Redis state changes seen by this replica, by new state.',
+      labelNames: ['state'],
+      registers,
+    });
+  }
+
+  private redisChanges: Counter<'state'> | undefined;
+
+  /** One Redis state change (up or degraded). */
+  redisStateChange(state: 'up' | 'degraded'): void {
+    this.redisChanges?.inc({ state });
+  }
+
   /** A request, upgrade or WebSocket operation refused by load shedding. */
   loadShed(reason: string, transport: 'http' | 'ws'): void {
     this.shed.inc({ reason, transport });
