@@ -197,24 +197,80 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sendgridWebhookPrivateKey: sendgrid.webhookPrivateKey,
     token,
     adminToken,
-    async gql(query, opts = {}) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-      const bearer = opts.token === undefined ? await adminToken() : opts.token;
-      if (bearer) headers.authorization = `Bearer ${bearer}`;
-      const res = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ query, variables: opts.variables }),
-      });
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, body: JSON.parse(text), text };
-    },
+    gql: (query, opts = {}) => gqlAt(url, query, opts, adminToken),
     async close() {
       await app.close();
       await Promise.all(Object.values(demos).map((d) => d.simulator.close()));
       if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     },
   };
+}
+
+/** Another Junction (a replica) over the same simulators, with the same configuration and client-token secret. */
+export interface Peer {
+  url: string;
+  app: App;
+  gql: Harness['gql'];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a replica of `h`'s Junction in this process: same config (so the same REDIS_URL and key
+ * prefix, when set) and endpoints, its own port, pools, caches and shared-state connection, and its
+ * own connected-accounts database (an empty PGlite, opened on first use). Webhooks from the
+ * simulators still go to `h`; post them to a peer's URL yourself. Close peers before `h`.
+ */
+export async function startPeer(
+  h: Harness,
+  options: { env?: Record<string, string>; logger?: Logger } = {},
+): Promise<Peer> {
+  const config =
+    options.env === undefined
+      ? h.config
+      : loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...options.env }, undefined, {
+          demoJwtSecret: () => h.jwtSecret,
+        });
+  let scratch: string | undefined;
+  const database = openOnFirstUse('pglite', async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'junction-peer-pglite-'));
+    return openAccountsDatabase({ databaseUrl: undefined, pgliteDir: await freshPgliteDir(scratch) });
+  });
+  const app = await buildApp({
+    config,
+    endpoints: h.endpoints,
+    logger: options.logger ?? createLogger('silent'),
+    accounts: { database },
+  });
+  await app.server.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.server.address() as { port: number }).port}`;
+  app.setPublicBaseUrl(url);
+  return {
+    url,
+    app,
+    gql: (query, opts = {}) => gqlAt(url, query, opts, h.adminToken),
+    async close() {
+      await app.close();
+      if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+async function gqlAt(
+  url: string,
+  query: string,
+  opts: { variables?: Record<string, unknown>; token?: string | null; headers?: Record<string, string> },
+  adminToken: () => Promise<string>,
+): Promise<GraphQLResponse> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+  const bearer = opts.token === undefined ? await adminToken() : opts.token;
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables: opts.variables }),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: JSON.parse(text), text };
 }
 
 /** Calls that fetched users by id (`GET /users?ids=` batches and `GET /users/{id}`) the simulator has seen. */

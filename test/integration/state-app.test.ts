@@ -1,7 +1,7 @@
 // The shared state as the app carries it: built from REDIS_URL, started before the first request,
 // shown on /readyz and /metrics, and closed with the app (its replica leaves the registry).
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from '../helpers/harness.js';
+import { type Harness, startHarness, startPeer } from '../helpers/harness.js';
 import { deletePrefix, REDIS_URL, rawClient, testPrefix } from '../unit/state/support/redis.js';
 
 const prefix = testPrefix();
@@ -46,6 +46,17 @@ describe('shared state in the app', () => {
       expect(members.reduce((a, b) => a + b, 0)).toBe(0);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('counts the replicas sharing one Redis prefix: a peer joins, then leaves on close', async () => {
+    h = await startHarness({ env: { REDIS_URL, REDIS_KEY_PREFIX: `${prefix}peers:` } });
+    const peer = await startPeer(h);
+    try {
+      expect(peer.app.state.health()).toEqual({ redis: 'up', replicas: 2 });
+      expect((await peer.gql('{ user(id: "usr_0001") { id } }')).body.data.user.id).toBe('usr_0001');
+    } finally {
+      await peer.close();
     }
   });
 });
