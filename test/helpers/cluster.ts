@@ -149,3 +149,89 @@ export async function startTestCluster(
 
 /** Sleeps `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface LoadSample {
+  /** HTTP status, or 0 when the request failed (connection error, client timeout). */
+  status: number;
+  /** The replica HAProxy picked (x-served-by), when answered through the balancer. */
+  servedBy: string | undefined;
+  /** When it was sent (ms since epoch). */
+  at: number;
+}
+
+/**
+ * Open-loop load: `rate` requests a second for `durationMs` to `${url}/graphql`, bodies from
+ * `body(i)`, at most `maxInFlight` outstanding (the rest are not sent), each cut after `timeoutMs`.
+ * Resolves once every request has settled.
+ */
+export async function openLoop(options: {
+  url: string;
+  token: string;
+  rate: number;
+  durationMs: number;
+  body: (i: number) => unknown;
+  maxInFlight?: number;
+  timeoutMs?: number;
+}): Promise<LoadSample[]> {
+  const samples: LoadSample[] = [];
+  const pending: Promise<void>[] = [];
+  const maxInFlight = options.maxInFlight ?? 400;
+  let inFlight = 0;
+  const started = Date.now();
+  for (let i = 0; ; i++) {
+    const due = started + (i * 1000) / options.rate;
+    if (due - started >= options.durationMs) break;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(wait);
+    if (inFlight >= maxInFlight) continue;
+    inFlight += 1;
+    const at = Date.now();
+    pending.push(
+      fetch(`${options.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
+        body: JSON.stringify(options.body(i)),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      })
+        .then(async (res) => {
+          await res.arrayBuffer();
+          samples.push({ status: res.status, servedBy: res.headers.get('x-served-by') ?? undefined, at });
+        })
+        .catch(() => {
+          samples.push({ status: 0, servedBy: undefined, at });
+        })
+        .finally(() => {
+          inFlight -= 1;
+        }),
+    );
+  }
+  await Promise.all(pending);
+  return samples;
+}
+
+/** The most requests found in any sliding window of `windowMs` (timestamps in ms). */
+export function maxInWindow(times: number[], windowMs = 1000): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while ((sorted[hi] as number) - (sorted[lo] as number) >= windowMs) lo += 1;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+/** Resolves once `count()` has not changed for `quietMs` (or after `timeoutMs`). */
+export async function settled(count: () => number, quietMs = 500, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    await sleep(50);
+    const now = count();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+  }
+}
