@@ -90,7 +90,6 @@ describe('a replica killed under load', () => {
     expect(await c.cluster.serverStatus()).toEqual({ r1: 'UP', r2: 'UP', r3: 'UP' });
 
     const admin = await c.token('usr_0001', { admin: true });
-    const t0 = Date.now();
     const load = openLoop({
       url: c.url,
       token: admin,
@@ -118,8 +117,8 @@ describe('a replica killed under load', () => {
     const late = samples.filter((s) => s.at >= killedAt + 3_000);
     expect(late.length).toBeGreaterThan(0);
     expect(late.filter((s) => s.status !== 200 || s.servedBy === victim.name)).toEqual([]);
-    expect(samples.filter((s) => s.at < killedAt).every((s) => s.status === 200)).toBe(true);
-    void t0;
+    // Before the kill every request was served (one in flight on the victim at the kill may fail).
+    expect(samples.filter((s) => s.at < killedAt - 500 && s.status !== 200)).toEqual([]);
 
     // The victim's clients came back through the balancer, on another replica.
     for (const client of onVictim) {
