@@ -227,6 +227,38 @@ describe('GitHub connected account', () => {
     await ws.close();
   });
 
+  it('acts on star events like push (invalidate, one push), and acknowledges events it has no use for', async () => {
+    const login = freshLogin();
+    h.github.addRepository(login, { name: 'starred' });
+    await h.github.flushWebhooks();
+    await connectGitHub(h, 'usr_0111', login);
+    const token = await h.token('usr_0111');
+    await h.gql(NAMES, { token, variables: { first: 10 } }); // cached now
+    const ws = await connectWs(h.url, { token });
+    const sub = ws.subscribe({ query: 'subscription { repositoryUpdated(userId: "usr_0111") { name } }' });
+    await new Promise((r) => setTimeout(r, 100)); // the subscribe message is on its way
+    const { payload } = h.github.webhooksSent.filter((d) => d.event === 'repository').at(-1)!;
+    const { repository } = payload as { repository: unknown };
+    const before = reposCalls();
+
+    h.github.sendWebhook('ping', { zen: 'Keep it logically awesome.', hook_id: 1 });
+    h.github.sendWebhook('watch', { action: 'started', repository });
+    await h.github.flushWebhooks();
+    expect(h.github.webhookDeliveries.slice(-2).map((d) => d.status)).toEqual([200, 200]);
+    await h.gql(NAMES, { token, variables: { first: 10 } });
+    expect(reposCalls()).toBe(before); // neither event touched the cache
+    expect(sub.results).toHaveLength(0);
+
+    h.github.sendWebhook('star', { action: 'created', starred_at: new Date().toISOString(), repository });
+    await h.github.flushWebhooks();
+    expect(h.github.webhookDeliveries.at(-1)).toMatchObject({ status: 200 });
+    await until(() => sub.results.length === 1);
+    expect(sub.results[0].data.repositoryUpdated).toEqual({ name: 'starred' });
+    await h.gql(NAMES, { token, variables: { first: 10 } });
+    expect(reposCalls()).toBe(before + 1); // invalidated
+    await ws.close();
+  });
+
   it('marks the connection RECONNECT_REQUIRED when the user revokes the app (github_app_authorization)', async () => {
     const login = freshLogin();
     await connectGitHub(h, 'usr_0120', login);
