@@ -6,7 +6,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, type Peer, startHarness, startPeer } from '../helpers/harness.js';
 import { connectWs, until } from '../helpers/ws.js';
-import { deletePrefix, REDIS_URL, testPrefix } from '../unit/state/support/redis.js';
+import { deletePrefix, REDIS_URL, rawClient, testPrefix } from '../unit/state/support/redis.js';
 
 const prefix = testPrefix();
 afterAll(async () => {
@@ -30,6 +30,17 @@ function stripeEvent(h: Harness, id: string): { payload: string; header: string 
     secret: h.stripeWebhookSecret,
   });
   return { payload, header };
+}
+
+/** `promise`, or a rejection after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 const postStripe = (url: string, event: { payload: string; header: string }) =>
@@ -67,7 +78,7 @@ describe('three replicas over one Redis', () => {
       const first = await postStripe(h.url, event);
       expect(first.status).toBe(200);
       expect(await first.json()).toEqual({ received: true, duplicate: false });
-      const pushed = await sub.next();
+      const pushed = await within(sub.next(), 1000, 'push on B');
       expect(Date.now() - started).toBeLessThan(1000);
       expect(pushed.data.paymentUpdated.status).toBe('SUCCEEDED');
 
@@ -79,6 +90,33 @@ describe('three replicas over one Redis', () => {
       expect(sub.results).toHaveLength(1);
     } finally {
       await ws.close();
+    }
+  });
+
+  it('an event another replica holds is not acknowledged: 503 with Retry-After when that run failed, then processed on retry', async () => {
+    const id = `evt_held_${randomUUID()}`;
+    const connection = h.app.state.connection;
+    if (!connection) throw new Error('expected a Redis connection');
+    const key = connection.key('dedupe', `stripe:${id}`);
+    const redis = rawClient();
+    try {
+      // Another replica claimed the event and is running it; its run then fails (the claim is dropped).
+      await redis.set(key, 'processing:elsewhere', 'PX', 60_000);
+      const event = stripeEvent(h, id);
+      const delivery = postStripe(c.url, event);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await redis.del(key);
+      const refused = await delivery;
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toEqual({ error: 'event_first_run_failed' });
+      // The provider's retry runs it.
+      const retried = await postStripe(b.url, event);
+      expect(retried.status).toBe(200);
+      expect(await retried.json()).toEqual({ received: true, duplicate: false });
+      expect(await redis.get(key)).toBe('done');
+    } finally {
+      redis.disconnect();
     }
   });
 
