@@ -23,12 +23,10 @@ import {
   SecretFiles,
 } from './secretFiles.js';
 import { type BuiltServices, createServices, type ProviderEndpoints } from './services.js';
-import { createSharedState, type SharedState } from './state/index.js';
+import { createSharedState, type PushBus, type SharedState } from './state/index.js';
 import { ResponseCache } from './upstream/cache.js';
 import { ProviderHealth } from './upstream/health.js';
 import { PoolRegistry } from './upstream/pools.js';
-import { EventDeduper } from './webhooks/dedupe.js';
-import { PubSub } from './webhooks/pubsub.js';
 import { registerWebhookRoutes } from './webhooks/routes.js';
 
 export type { ProviderEndpoints };
@@ -61,7 +59,8 @@ export interface App {
   cache: ResponseCache;
   pools: PoolRegistry;
   logger: Logger;
-  pubsub: PubSub;
+  /** Subscription pushes: `state.pushes` (through Redis to every replica's subscribers, with REDIS_URL). */
+  pubsub: PushBus;
   /** What replicas share through Redis (in-process stores without REDIS_URL). */
   state: SharedState;
   metrics: Metrics;
@@ -147,7 +146,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const secureCookies = () => publicBaseUrl?.startsWith('https:') ?? false;
   metrics.watchPipelines(services.pipelines);
   health.watchPipelines(services.pipelines);
-  const pubsub = new PubSub();
+  const pubsub = state.pushes;
 
   const http = createHttpServer({
     logger,
@@ -174,6 +173,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     services: services.services,
     clients: services.clients,
     pubsub,
+    idempotency: state.idempotency,
+    apqCache: state.apqCache,
+    clientLimitStore: (limit) => state.clientLimitStore(limit),
     metrics,
     tracing,
     logger: logger as FastifyBaseLogger,
@@ -189,8 +191,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await registerWebhookRoutes(server, {
     clients: services.clients,
     endpoints,
-    pubsub,
-    deduper: new EventDeduper(),
+    pushes: pubsub,
+    dedupe: state.dedupe,
     publicBaseUrl: () => publicBaseUrl,
     tracing,
     observer: {

@@ -326,6 +326,14 @@ export type RepositoryEdge = {
  */
 export type SendEmailInput = {
   html?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Makes a retried sendEmail send at most one email: 1..200 characters of A-Z a-z 0-9 . _ : -, scoped
+   * to the viewer. The first request's receipt is kept 24 h and every repeat with the same key gets it
+   * (on any replica), with no second send; a repeat arriving while the first still runs waits for its
+   * receipt. The same key with a different input is BAD_USER_INPUT. A send that failed keeps nothing,
+   * so the key may be retried. Default: none (every request sends).
+   */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   subject: Scalars['String']['input'];
   text?: InputMaybe<Scalars['String']['input']>;
   to?: InputMaybe<Scalars['String']['input']>;
@@ -340,6 +348,14 @@ export type SendEmailPayload = {
 export type SendSmsInput = {
   /** 1..1600 characters. */
   body: Scalars['String']['input'];
+  /**
+   * Makes a retried sendSms send at most one SMS: 1..200 characters of A-Z a-z 0-9 . _ : -, scoped
+   * to the viewer. The first request's answer is kept 24 h and every repeat with the same key gets it
+   * (on any replica), with no second send; a repeat arriving while the first still runs waits for its
+   * answer. The same key with a different input is BAD_USER_INPUT. A send that failed keeps nothing,
+   * so the key may be retried. Default: none (every request sends).
+   */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   userId: Scalars['ID']['input'];
 };
 

@@ -13,9 +13,9 @@ import {
   providerModules,
   type Services,
 } from '../providers/registry.js';
+import type { IdempotencyStore, PushBus } from '../state/index.js';
 import { deadlineSignal } from '../upstream/abort.js';
 import type { CallContext } from '../upstream/callContext.js';
-import type { PubSub } from '../webhooks/pubsub.js';
 import type { Viewer, ViewerVerifier } from './viewer.js';
 
 export type { Services };
@@ -62,8 +62,10 @@ export interface GraphQLContext {
   services: Services;
   report: UpstreamReport;
   logger: Logger;
-  /** Process-wide pub/sub feeding subscriptions. */
-  pubsub: PubSub;
+  /** The push bus feeding subscriptions (every replica's pushes, with Redis). */
+  pushes: PushBus;
+  /** Results of idempotent mutations, per scope and key (shared by replicas, with Redis). */
+  idempotency: IdempotencyStore;
   /** Users' connections to providers (per-user OAuth). */
   accounts: ConnectedAccounts;
   /** The HTTP response, for what only HTTP can carry (cookies); undefined on the WebSocket. */
@@ -81,7 +83,8 @@ export interface ContextFactoryOptions {
   services: Services;
   /** The same clients by provider name, for the modules' loaders. */
   clients: Clients;
-  pubsub: PubSub;
+  pushes: PushBus;
+  idempotency: IdempotencyStore;
   accounts: ConnectedAccounts;
   verifyViewer: ViewerVerifier;
   /** Overall deadline of one operation, in ms. */
@@ -150,7 +153,8 @@ export function createContextFactory(options: ContextFactoryOptions) {
       services: options.services,
       report,
       logger: facts.logger,
-      pubsub: options.pubsub,
+      pushes: options.pushes,
+      idempotency: options.idempotency,
       accounts: options.accounts,
       browser: facts.browser,
       releaseDeadline: deadlineTimer.cancel,

@@ -91,6 +91,12 @@ export interface EdgeOptions {
   rateLimiter: ClientRateLimiter | undefined;
   /** Told of every refusal made by the budget (for metrics). */
   onRateLimited?: (transport: OperationTransport['kind']) => void;
+  /**
+   * Where automatic persisted queries are kept (state.apqCache: in Redis with REDIS_URL, so a hash
+   * registered on one replica runs by hash on every other). Default: Apollo's in-process cache.
+   * Unused in allowlist mode (the manifest is the store).
+   */
+  apqCache?: KeyValueCache<string> | undefined;
 }
 
 export interface Edge {
@@ -196,7 +202,11 @@ export function createEdge(options: EdgeOptions): Edge {
       validationRules: rules.flatMap((rule) => rule.validationRules ?? []),
       plugins: [edgePlugin(options.schema, rules, limits.maxCost)],
       formatError,
-      persistedQueries: allowlist ? { cache: new AllowlistCache(allowlist) } : {},
+      persistedQueries: allowlist
+        ? { cache: new AllowlistCache(allowlist) }
+        : options.apqCache
+          ? { cache: options.apqCache }
+          : {},
       introspection: true,
     },
   };

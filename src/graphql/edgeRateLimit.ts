@@ -1,7 +1,8 @@
 // Per-client request budget: one limiter for HTTP and the WebSocket, keyed by the verified viewer
 // (else the client address), cost-aware so clients sending expensive queries run out first.
-// rate-limiter-flexible's memory store now; its Redis store (with an in-memory insurance limiter
-// while Redis is down) takes the same place when replicas must share budgets.
+// The store is state.clientLimitStore (server.ts): rate-limiter-flexible's memory store without
+// REDIS_URL, its Redis store (an in-memory insurance limiter while Redis is down) with it, so a
+// client's budget is one across replicas.
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface ClientRateLimiterOptions {

@@ -5,15 +5,17 @@ import {
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
+import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { ConnectedAccounts } from '../accounts/connectedAccounts.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { Clients, Services } from '../providers/registry.js';
 import type { Secret } from '../secrets.js';
-import type { PubSub } from '../webhooks/pubsub.js';
+import type { IdempotencyStore, PushBus } from '../state/index.js';
 import { loadAllowlist } from './allowlist.js';
 import { createContextFactory, type GraphQLContext } from './context.js';
 import { createEdge, type Edge } from './edge.js';
@@ -49,7 +51,14 @@ export interface GraphQLServerDeps {
   settings: GraphQLServerSettings;
   services: Services;
   clients: Clients;
-  pubsub: PubSub;
+  /** Subscription pushes (shared by replicas with Redis). */
+  pubsub: PushBus;
+  /** Results of idempotent mutations (sendSms, sendEmail), per viewer and key. */
+  idempotency: IdempotencyStore;
+  /** Automatic persisted queries' documents (shared by replicas with Redis); unused in allowlist mode. */
+  apqCache: KeyValueCache<string>;
+  /** Where per-client request budgets are counted (shared by replicas with Redis). */
+  clientLimitStore: (options: { points: number; durationSeconds: number }) => RateLimiterAbstract;
   metrics: Metrics;
   tracing: Tracing | undefined;
   logger: FastifyBaseLogger;
@@ -66,6 +75,9 @@ export interface GraphQLServer {
   /** The demo admin token (sub usr_0001) in demo mode; undefined otherwise. */
   demoToken: string | undefined;
 }
+
+/** The per-client budget's window: CLIENT_RATE_LIMIT_PER_MINUTE is counted per minute. */
+const CLIENT_LIMIT_WINDOW_SECONDS = 60;
 
 /** Lifetime of the demo admin token: 24 h (capped by JWT_MAX_TOKEN_LIFETIME_SECONDS). */
 export const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
@@ -90,9 +102,14 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
         ? new ClientRateLimiter({
             perMinute: settings.clientRateLimit.perMinute,
             costPerRequest: settings.clientRateLimit.costPerRequest,
+            store: deps.clientLimitStore({
+              points: settings.clientRateLimit.perMinute,
+              durationSeconds: CLIENT_LIMIT_WINDOW_SECONDS,
+            }),
           })
         : undefined,
     onRateLimited: (transport) => metrics.refused('clientRateLimit', transport),
+    apqCache: deps.apqCache,
   });
   const reporter = createOperationReporter({
     metrics,
@@ -129,7 +146,8 @@ export async function registerGraphQL(deps: GraphQLServerDeps): Promise<GraphQLS
   const contextFactory = createContextFactory({
     services: deps.services,
     clients: deps.clients,
-    pubsub: deps.pubsub,
+    pushes: deps.pubsub,
+    idempotency: deps.idempotency,
     accounts: deps.accounts,
     verifyViewer,
     operationTimeoutMs: settings.graphql.operationTimeoutMs,

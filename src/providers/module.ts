@@ -123,8 +123,10 @@ export interface WebhookContext<Client> {
   client: Client;
   /** Runs `effect` once per event id (across replays and, with Redis, replicas). */
   once(eventId: string, effect: () => Promise<void>): Promise<{ duplicate: boolean }>;
+  /** Pushes `value` to `topic`'s subscribers on every replica; sent before the delivery is answered. */
   publish(topic: string, value: unknown): void;
-  subscriberCount(topic: string): number;
+  /** False only when no subscriber of `topic` can exist anywhere (with Redis up: never), so building the value can be skipped. */
+  mayHaveSubscribers(topic: string): boolean;
   /** An authentic event Junction cannot use: counted and logged once, never its payload. */
   unusable(reason: string, count?: number): void;
   /** A duplicate delivery, for metrics. */

@@ -4,13 +4,16 @@
 // effects ran (cache invalidation, subscription pushes), and a failed effect answers 5xx so the
 // provider retries. A rejected delivery processes nothing and is counted and logged. An authentic
 // event is never refused for its shape: modules count what they cannot use and acknowledge it.
+// With Redis (state/), the event id is claimed across replicas: a retry landing on another replica
+// is a duplicate; one arriving while another replica still runs the event (or after that run failed)
+// answers 409/503 with Retry-After, so the provider delivers it again later. Pushes go through the
+// shared push bus, so a subscriber on any replica gets them.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Tracing, traceWebhookIntake } from '../observability/tracing.js';
 import type { ProviderEndpoint, WebhookDelivery } from '../providers/module.js';
 import { type Clients, type ProviderName, providerModules } from '../providers/registry.js';
 import { isWebhookVerificationError } from '../providers/webhookKit.js';
-import type { EventDeduper } from './dedupe.js';
-import type { PubSub } from './pubsub.js';
+import { type EventDedupe, isEventNotSettledError, type PushBus } from '../state/index.js';
 
 export interface WebhookObserver {
   received(provider: string): void;
@@ -25,8 +28,10 @@ export interface WebhookDeps {
   clients: Clients;
   /** Each provider's endpoint (where its secrets are). */
   endpoints: Record<ProviderName, ProviderEndpoint>;
-  pubsub: PubSub;
-  deduper: EventDeduper;
+  /** Where subscription pushes go (every replica's subscribers, with Redis). */
+  pushes: PushBus;
+  /** Claims each event id once (across replicas, with Redis). */
+  dedupe: EventDedupe;
   /** The current public base URL (it is known only after listen in demo mode). */
   publicBaseUrl: () => string | undefined;
   observer?: WebhookObserver | undefined;
@@ -53,6 +58,16 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
 
     scope.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
       const provider = providerOf(request);
+      if (isEventNotSettledError(error)) {
+        // Another replica holds this event (still running, or its run failed): not processed here,
+        // and not acknowledged, so the provider delivers it again later.
+        const inProgress = error.code === 'EVENT_IN_PROGRESS';
+        request.log.warn({ provider, code: error.code }, 'webhook event not settled on another replica');
+        return reply
+          .code(inProgress ? 409 : 503)
+          .header('retry-after', String(NOT_SETTLED_RETRY_AFTER_SECONDS))
+          .send({ error: inProgress ? 'event_in_progress' : 'event_first_run_failed' });
+      }
       if (isWebhookVerificationError(error)) {
         observe?.rejected(error.provider, error.reason);
         request.log.warn({ provider: error.provider, reason: error.reason }, 'webhook rejected');
@@ -89,11 +104,24 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
         const endpoint = deps.endpoints[name];
         const verified = webhooks.verify(delivery, endpoint, { now, publicBaseUrl: deps.publicBaseUrl });
         observe?.received(name);
+        // Pushes published by this delivery's effects: the answer waits for them (a push that
+        // cannot be sent, too large for the bus, is logged, and does not make the provider retry).
+        const pushes: Promise<void>[] = [];
         const answer = await webhooks.handle(verified, delivery, {
           client: deps.clients[name],
-          once: (id, effect) => deps.deduper.once(id, effect),
-          publish: (topic, value) => deps.pubsub.publish(topic, value),
-          subscriberCount: (topic) => deps.pubsub.subscriberCount(topic),
+          once: (id, effect) =>
+            deps.dedupe.once(id, async () => {
+              await effect();
+              await Promise.all(pushes.splice(0));
+            }),
+          publish: (topic, value) => {
+            pushes.push(
+              deps.pushes.publish(topic, value).catch((error: unknown) => {
+                request.log.error({ provider: name, err: error }, 'subscription push not sent');
+              }),
+            );
+          },
+          mayHaveSubscribers: (topic) => deps.pushes.mayHaveSubscribers(topic),
           unusable: (reason, count = 1) => {
             observe?.unusable(name, count);
             // One line per delivery, never the payload: it may hold personal data.
@@ -104,11 +132,15 @@ export async function registerWebhookRoutes(server: FastifyInstance, deps: Webho
           },
           duplicate: () => observe?.duplicate(name),
         });
+        await Promise.all(pushes.splice(0));
         return reply.code(answer.status).send(answer.body);
       });
     }
   });
 }
+
+/** Retry-After of a delivery whose event another replica holds: about one processing claim. */
+const NOT_SETTLED_RETRY_AFTER_SECONDS = 5;
 
 function providerOf(request: FastifyRequest): string {
   return request.url.split('?')[0]?.split('/')[2] ?? 'unknown';

@@ -5,10 +5,10 @@ import { type Payment, paymentTopic } from '../../models/billing.js';
 import type { Connection } from '../../models/connection.js';
 import { requireSelfOrAdmin, requireViewer } from '../authz.js';
 import { badUserInput, forbidden, userError } from '../errors.js';
+import { checkIdempotencyKey } from './idempotency.js';
 import { checkFirst } from './paging.js';
 
 const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,200}$/;
 const CURRENCY = /^[a-z]{3}$/;
 const MAX_AMOUNT = 99_999_999; // Stripe's own upper bound, in minor units
 
@@ -30,7 +30,7 @@ export const billingResolvers: Resolvers = {
     paymentUpdated: {
       subscribe: (_parent, { userId }, ctx) => {
         requireSelfOrAdmin(ctx, userId);
-        return ctx.pubsub.subscribe(paymentTopic(userId));
+        return ctx.pushes.subscribe(paymentTopic(userId));
       },
       resolve: (payment: Payment) => payment,
     },
@@ -64,12 +64,7 @@ export const billingResolvers: Resolvers = {
           `"currency" must be a 3-letter ISO-4217 code; got "${input.currency}"`,
           'currency',
         );
-      if (input.idempotencyKey != null && !IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
-        throw badUserInput(
-          '"idempotencyKey" must be 1..200 characters of A-Z a-z 0-9 . _ : -',
-          'idempotencyKey',
-        );
-      }
+      checkIdempotencyKey(input.idempotencyKey);
       const user = await ctx.loaders.user.load(input.userId);
       if (!user) throw userError('NOT_FOUND', `No user with id "${input.userId}"`);
       if (!user.billingCustomerId)

@@ -43,7 +43,7 @@ export const codeHostingResolvers: Resolvers = {
     repositoryUpdated: {
       subscribe: (_parent, { userId }, ctx) => {
         requireSelf(ctx, userId);
-        return ctx.pubsub.subscribe(repositoryTopic(userId));
+        return ctx.pushes.subscribe(repositoryTopic(userId));
       },
       resolve: (repository: Repository) => repository,
     },

@@ -2,8 +2,9 @@
 import type { Resolvers } from '../../generated/graphql.js';
 import type { Connection } from '../../models/connection.js';
 import { type Message, messageTopic } from '../../models/messaging.js';
-import { requireAdmin, requireSelfOrAdmin } from '../authz.js';
+import { requireAdmin, requireSelfOrAdmin, requireViewer } from '../authz.js';
 import { badUserInput, userError } from '../errors.js';
+import { checkIdempotencyKey, runIdempotent } from './idempotency.js';
 import { checkFirst } from './paging.js';
 
 const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
@@ -24,7 +25,7 @@ export const messagingResolvers: Resolvers = {
     messageUpdated: {
       subscribe: (_parent, { userId }, ctx) => {
         requireSelfOrAdmin(ctx, userId);
-        return ctx.pubsub.subscribe(messageTopic(userId));
+        return ctx.pushes.subscribe(messageTopic(userId));
       },
       resolve: (message: Message) => message,
     },
@@ -34,54 +35,91 @@ export const messagingResolvers: Resolvers = {
   },
   Mutation: {
     sendSms: async (_parent, { input }, ctx) => {
-      requireSelfOrAdmin(ctx, input.userId);
+      const viewer = requireSelfOrAdmin(ctx, input.userId);
       const body = input.body;
       if (body.trim().length === 0 || body.length > MAX_SMS_BODY) {
         throw badUserInput(`"body" must be 1..${MAX_SMS_BODY} characters; got ${body.length}`, 'body');
       }
-      const user = await ctx.loaders.user.load(input.userId);
-      if (!user) throw userError('NOT_FOUND', `No user with id "${input.userId}"`);
-      if (!user.phone) throw badUserInput(`User "${input.userId}" has no phone number`, 'userId');
-      const message = await ctx.services.sms.sendSms({ to: user.phone, body, userId: user.id }, ctx.upstream);
-      return { message };
+      checkIdempotencyKey(input.idempotencyKey);
+      return runIdempotent(
+        ctx,
+        {
+          mutation: 'sendSms',
+          viewerId: viewer.id,
+          key: input.idempotencyKey,
+          input: { userId: input.userId, body },
+        },
+        async () => {
+          const user = await ctx.loaders.user.load(input.userId);
+          if (!user) throw userError('NOT_FOUND', `No user with id "${input.userId}"`);
+          if (!user.phone) throw badUserInput(`User "${input.userId}" has no phone number`, 'userId');
+          const message = await ctx.services.sms.sendSms(
+            { to: user.phone, body, userId: user.id },
+            ctx.upstream,
+          );
+          return { message };
+        },
+      );
     },
     sendEmail: async (_parent, { input }, ctx) => {
+      const viewer = requireViewer(ctx);
+      checkIdempotencyKey(input.idempotencyKey);
       if ((input.userId == null) === (input.to == null)) {
         throw badUserInput('Give exactly one of "userId" and "to"', input.userId == null ? 'userId' : 'to');
       }
       if (input.subject.trim() === '' || input.subject.length > 998)
         throw badUserInput('"subject" must be 1..998 characters', 'subject');
       if (!input.text && !input.html) throw badUserInput('Give "text", "html" or both', 'text');
-      let to: string;
-      let toName: string | undefined;
-      const customArgs: Record<string, string> = {};
       if (input.to != null) {
         // A raw address could be anyone's: only admins may send there.
         requireAdmin(ctx);
         if (!EMAIL.test(input.to) || input.to.length > 320)
           throw badUserInput(`"to" is not an email address`, 'to');
-        to = input.to;
       } else {
-        const userId = input.userId as string;
-        requireSelfOrAdmin(ctx, userId);
-        const user = await ctx.loaders.user.load(userId);
-        if (!user) throw userError('NOT_FOUND', `No user with id "${userId}"`);
-        to = user.email;
-        toName = `${user.firstName} ${user.lastName}`.trim();
-        customArgs.user_id = user.id;
+        requireSelfOrAdmin(ctx, input.userId as string);
       }
-      const receipt = await ctx.services.email.sendEmail(
+      return runIdempotent(
+        ctx,
         {
-          to,
-          toName,
-          subject: input.subject,
-          text: input.text,
-          html: input.html,
-          customArgs: Object.keys(customArgs).length > 0 ? customArgs : undefined,
+          mutation: 'sendEmail',
+          viewerId: viewer.id,
+          key: input.idempotencyKey,
+          input: {
+            userId: input.userId ?? null,
+            to: input.to ?? null,
+            subject: input.subject,
+            text: input.text ?? null,
+            html: input.html ?? null,
+          },
         },
-        ctx.upstream,
+        async () => {
+          let to: string;
+          let toName: string | undefined;
+          const customArgs: Record<string, string> = {};
+          if (input.to != null) {
+            to = input.to;
+          } else {
+            const userId = input.userId as string;
+            const user = await ctx.loaders.user.load(userId);
+            if (!user) throw userError('NOT_FOUND', `No user with id "${userId}"`);
+            to = user.email;
+            toName = `${user.firstName} ${user.lastName}`.trim();
+            customArgs.user_id = user.id;
+          }
+          const receipt = await ctx.services.email.sendEmail(
+            {
+              to,
+              toName,
+              subject: input.subject,
+              text: input.text,
+              html: input.html,
+              customArgs: Object.keys(customArgs).length > 0 ? customArgs : undefined,
+            },
+            ctx.upstream,
+          );
+          return { receipt };
+        },
       );
-      return { receipt };
     },
   },
 };

@@ -64,7 +64,7 @@ async function onStatus(
   ctx: WebhookContext<TwilioClient>,
 ): Promise<void> {
   if (update.to) ctx.client.invalidateMessages(update.to);
-  if (update.userId && ctx.subscriberCount(messageTopic(update.userId)) > 0) {
+  if (update.userId && ctx.mayHaveSubscribers(messageTopic(update.userId))) {
     // The callback carries the status but not the message: fetch it once, for the watchers.
     const message = await ctx.client.getMessage(update.sid, { requestId: delivery.requestId });
     ctx.publish(messageTopic(update.userId), message);

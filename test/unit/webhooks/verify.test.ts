@@ -9,7 +9,7 @@ import {
 } from '../../../src/providers/sendgrid/webhookSignature.js';
 import { verifyStripeSignature } from '../../../src/providers/stripe/webhookSignature.js';
 import { twilioSignature, verifyTwilioSignature } from '../../../src/providers/twilio/webhookSignature.js';
-import { EventDeduper } from '../../../src/webhooks/dedupe.js';
+import { LocalEventDedupe } from '../../../src/state/dedupe.js';
 
 const stripe = new Stripe('sk_test_unused');
 const SECRET = 'whsec_test_secret_one';
@@ -167,9 +167,9 @@ describe('verifySendGridSignature', () => {
   });
 });
 
-describe('EventDeduper', () => {
+describe('LocalEventDedupe (webhook intake without Redis)', () => {
   it('runs one event replayed 5 times concurrently exactly once', async () => {
-    const deduper = new EventDeduper();
+    const deduper = new LocalEventDedupe();
     let effects = 0;
     const effect = async () => {
       await new Promise((r) => setTimeout(r, 10));
@@ -183,7 +183,7 @@ describe('EventDeduper', () => {
   });
 
   it('forgets an event whose effects failed, so the provider retry runs them', async () => {
-    const deduper = new EventDeduper();
+    const deduper = new LocalEventDedupe();
     await expect(
       deduper.once('evt_2', async () => {
         throw new Error('cache down');
