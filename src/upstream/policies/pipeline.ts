@@ -130,7 +130,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const now = options.now ?? Date.now;
   const probeTimeoutMs = options.probeTimeoutMs ?? DEFAULTS.probeTimeoutMs;
   const backoff = createBackoff({ ...retry, random: options.random });
-  const budget = new RetryBudget({ ...defaultPolicyOptions.budget, ...options.budget, now });
+  // With a shared rate budget, replicas divide the retry floor too (retryBudget.ts).
+  const budget = new RetryBudget({
+    ...defaultPolicyOptions.budget,
+    ...options.budget,
+    now,
+    replicaCount: options.sharedBudget?.replicaCount,
+  });
   const rateLimit = options.rateLimit;
   const perCredential = rateLimit !== undefined && options.rateLimitScope === 'credential';
   const shared = options.sharedBudget;
