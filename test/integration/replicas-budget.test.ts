@@ -2,6 +2,7 @@
 // cold Stripe lookups spread over them reaches Stripe at no more than its limit in any sliding second
 // (each replica alone would spend the whole limit), and every replica gets its share. A 429 seen by
 // one replica slows the others. Real Redis, loopback, bounded in count and time.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedRateLimiter } from '../../src/upstream/policies/sharedRateLimiter.js';
 import { type Harness, type Peer, startHarness, startPeer } from '../helpers/harness.js';
@@ -82,6 +83,24 @@ const stripeTimes = (harness: Harness, from: number) =>
     .map((r) => r.at)
     .sort((a, b) => a - b);
 
+/**
+ * The simulators run in this process: a stall of its event loop (2 shared cores, other test files)
+ * holds back requests granted before it, which then reach Stripe bunched with later ones. Bunching
+ * beyond the 5 % headroom that bucketFor keeps (1 request at 20/s) is at most the stall times the
+ * rate; it is allowed, capped at 4, and is 0 when the process ran smoothly (the usual case).
+ */
+function watchStalls() {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return {
+    slack(ratePerSecond: number): number {
+      histogram.disable();
+      const stallS = histogram.max / 1e9;
+      return Math.min(4, Math.max(0, Math.ceil(stallS * ratePerSecond) - 1));
+    },
+  };
+}
+
 const userId = (i: number) => `usr_${String(i).padStart(4, '0')}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -100,15 +119,17 @@ describe('replicas share the provider rate budget (REDIS_URL)', () => {
     await Promise.all(apps.map((app, r) => app.services.clients.stripe.getCustomer(`cus_warm_${r}`, {})));
     await sleep(1_000); // the bucket refills
     const before = harness.stripe.requests.length;
+    const stalls = watchStalls();
     // 66 lookups/s for 3 s, each for a customer nobody has cached, round robin over the replicas:
     // 22/s per replica, above the 19/s its own bucket would grant, so unshared they would exceed it.
     const results = await burst(apps, 66, 198);
+    const allowed = 20 + stalls.slack(17);
     // Refused locally (no token within the wait) or served: nothing else.
     expect(results.filter((r) => !r.ok && r.code !== 'UPSTREAM_RATE_LIMITED')).toEqual([]);
     const times = stripeTimes(harness, before);
     const durationS = (times.at(-1)! - times[0]!) / 1000;
     // Never above the limit in any sliding second, across all three replicas.
-    expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(20);
+    expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(allowed);
     // And the budget is spent, not wasted: at least 80 % of limit x duration reached Stripe.
     expect(times.length).toBeGreaterThanOrEqual(Math.floor(0.8 * 20 * durationS));
     // Every replica got its share of the tokens.
@@ -133,6 +154,7 @@ describe('replicas share the provider rate budget (REDIS_URL)', () => {
     await sleep(1_000);
     const before = harness.stripe.requests.length;
     // 4 s at 66/s; Redis cut from 1 s to 2.5 s.
+    const stalls = watchStalls();
     let during: string[] = [];
     const results = await burst(apps, 66, 264, 'cut', (i) => {
       if (i === 66) proxy?.cut();
@@ -142,7 +164,7 @@ describe('replicas share the provider rate budget (REDIS_URL)', () => {
     expect(during).toEqual(['degraded', 'degraded', 'degraded']);
     expect(results.filter((r) => !r.ok && r.code !== 'UPSTREAM_RATE_LIMITED')).toEqual([]);
     const times = stripeTimes(harness, before);
-    expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(20);
+    expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(20 + stalls.slack(17));
     expect(times.length).toBeGreaterThan(40); // served all along, not stopped
     // Back on the shared bucket without a restart.
     expect(await eventually(() => apps.every((app) => app.state.health().redis === 'up'), 5_000)).toBe(true);
