@@ -62,6 +62,8 @@ export function bucketFor(limitPerSecond: number, maxWaitMs: number) {
 
 export function createServices(deps: ServiceDeps): BuiltServices {
   const { config, endpoints, pools, cache, health, logger, metrics } = deps;
+  // With REDIS_URL the response cache gets its second level (shared by replicas); without, none at all.
+  if (deps.state?.sharedCache.distributed) cache.attachSecondLevel(deps.state.sharedCache);
   const onAttempt = (info: UpstreamCallInfo, error: UpstreamError | undefined) => {
     health.recordAttempt(info, error);
     metrics.upstreamAttempt(info, error);
@@ -131,6 +133,10 @@ function pipelineFor(module: AnyProviderModule, endpoint: ProviderEndpoint, deps
     probeTimeoutMs: policies.breaker.probeTimeoutMs,
     breakerGroup: policy.breakerGroup,
     rateLimitScope: policy.rateLimitScope,
+    // With REDIS_URL every replica takes from one bucket per provider credential; without, in-process.
+    sharedBudget: deps.state?.rateBudget.distributed
+      ? { budget: deps.state.rateBudget, replicaCount: () => deps.state?.replicas.count ?? 1 }
+      : undefined,
     rateLimit: {
       ...bucketFor(policy.ratePerSecond, policies.rateLimitMaxWaitMs),
       maxPauseMs: policies.rateLimitMaxPauseMs,

@@ -68,7 +68,7 @@ export class Metrics {
     });
     this.cacheEvents = new Counter({
       name: 'junction_cache_events_total',
-      help: 'Shared cache lookups by outcome: hit, miss, stale (served past its TTL).',
+      help: 'Response cache lookups by outcome: hit, miss, stale (served past its TTL), shared_hit (missed here, found in the second level shared by replicas).',
       labelNames: ['provider', 'outcome'],
       registers,
     });
@@ -312,7 +312,8 @@ export class Metrics {
     this.circuitState.set({ provider, group }, CIRCUIT_VALUE[state]);
   }
 
-  cache(provider: string, outcome: 'hit' | 'miss' | 'stale'): void {
+  /** `shared_hit`: this replica's cache missed and the second level (Redis) answered. */
+  cache(provider: string, outcome: 'hit' | 'miss' | 'stale' | 'shared_hit'): void {
     this.cacheEvents.inc({ provider, outcome });
   }
 

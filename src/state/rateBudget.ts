@@ -3,6 +3,7 @@
 // one atomic Lua script on Redis' clock, so their combined rate never exceeds the limit and a 429 or
 // a rate-limit header seen by one replica slows them all. The budget answers "granted" or "retry in
 // N ms" and never sleeps: the FIFO waiter queue stays in the limiter of each replica.
+import { LRUCache } from 'lru-cache';
 import { LuaScript, type RedisConnection, type RedisStateChange } from './redis.js';
 import type { ReplicaCount } from './replicas.js';
 
@@ -76,6 +77,12 @@ export interface BucketState {
 
 // Float dust (0.9999999 tokens) must not cost a whole extra round.
 const EPSILON = 1e-9;
+/**
+ * Buckets (and their links) kept in this process, most recently used first. Per-credential buckets
+ * (one per connected user) would otherwise grow without bound; a forgotten one starts full locally,
+ * and the shared bucket in Redis keeps its own state (with its TTL).
+ */
+const MAX_LOCAL_BUCKETS = 20_000;
 
 /** Checks a spec up front: the message says what was expected and what came. */
 export function checkSpec(spec: BucketSpec): void {
@@ -187,7 +194,7 @@ export interface LocalRateBudgetOptions {
 export class LocalRateBudget implements RateBudget {
   readonly distributed = false;
   private readonly now: () => number;
-  private readonly buckets = new Map<string, BucketState>();
+  private readonly buckets = new LRUCache<string, BucketState>({ max: MAX_LOCAL_BUCKETS });
 
   constructor(options: LocalRateBudgetOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -415,7 +422,7 @@ export class RedisRateBudget implements RateBudget {
   private readonly injectedNow: (() => number) | undefined;
   private readonly now: () => number;
   private readonly local: LocalRateBudget;
-  private readonly links = new Map<string, BucketLink>();
+  private readonly links = new LRUCache<string, BucketLink>({ max: MAX_LOCAL_BUCKETS });
   /** Local-clock instant from which the shared bucket is used; Infinity while degraded or holding. */
   private sharedFrom: number;
   private sawOutage = false;

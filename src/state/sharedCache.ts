@@ -311,7 +311,9 @@ export class LocalSharedCache extends FillingCache {
   }
 
   async lock(key: string, ttlMs: number): Promise<CacheLock | undefined> {
-    if (await this.isLocked(key)) return undefined;
+    // Checked and taken in one synchronous step: an await between them let two callers both take it.
+    const held = this.locks.get(key);
+    if (held !== undefined && held.until > this.now()) return undefined;
     const token = randomUUID();
     this.locks.set(key, { token, until: this.now() + ttlMs });
     return {

@@ -3,6 +3,13 @@
 // upstream Cache-Control, and explicit invalidation. Keys always include the credential fingerprint.
 // A coalesced load is shared work: it runs under a SharedCallContext, never under one caller's signal.
 import { LRUCache } from 'lru-cache';
+import {
+  type FillSource,
+  type InvalidationEvent,
+  MAX_PREFIX_DEPTH,
+  type SharedCache,
+  type SharedCacheEntry,
+} from '../state/sharedCache.js';
 import { isTimeoutReason, raceAbort } from './abort.js';
 import type { CallContext } from './callContext.js';
 import { UpstreamTimeoutError } from './errors.js';
@@ -45,7 +52,8 @@ export type Loader<T> = (
   ctx: CallContext,
 ) => Promise<LoadResult<T>>;
 
-export type CacheOutcome = 'hit' | 'stale' | 'miss';
+/** `shared_hit`: this replica missed, the second level (Redis, shared by replicas) had it. */
+export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'shared_hit';
 
 interface Entry {
   value: unknown;
@@ -56,6 +64,8 @@ interface Entry {
   sieMs: number;
   noStore: boolean;
   size: number;
+  /** Where the fetch that made it found it, when not in its own load: the second level, or stale there. */
+  origin?: 'shared' | 'stale' | undefined;
 }
 
 interface FetchContext {
@@ -80,6 +90,8 @@ export interface CacheStats {
   hits: number;
   misses: number;
   stale: number;
+  /** L1 misses the second level answered (0 without one). */
+  sharedHits: number;
   /** Loads in flight (one per key, however many callers wait on it). */
   loading: number;
   /** Callers waiting on those loads. */
@@ -89,10 +101,15 @@ export interface CacheStats {
 export class ResponseCache {
   private readonly lru: LRUCache<string, Entry, FetchContext>;
   private readonly now: () => number;
-  private readonly counters = { hits: 0, misses: 0, stale: 0 };
+  private readonly counters = { hits: 0, misses: 0, stale: 0, sharedHits: 0 };
   private readonly onOutcome: ResponseCacheOptions['onOutcome'];
   /** The shared context of each load in flight, by key: how late callers join its report. */
   private readonly inflight = new Map<string, SharedCallContext>();
+  /** The second level (Redis, shared by replicas); undefined without REDIS_URL: no L2 call at all. */
+  private second: SharedCache | undefined;
+  private stopListening: (() => void) | undefined;
+  /** This replica's invalidations on their way to the second level: a load here waits for them. */
+  private readonly invalidating = new Set<Promise<void>>();
 
   constructor(options: ResponseCacheOptions) {
     this.now = options.now ?? Date.now;
@@ -114,6 +131,16 @@ export class ResponseCache {
         // Runs synchronously inside lru.fetch(), so getOrLoad finds it in `inflight` right after.
         const shared = new SharedCallContext(context.ctx, stale ? 'stale' : 'miss');
         this.inflight.set(key, shared);
+        const second = this.second;
+        if (second) {
+          try {
+            const entry = await this.fetchThrough(second, key, stale, context, shared);
+            options.ttl = Math.max(1, Math.round(entry.freshUntil - this.now()));
+            return entry;
+          } finally {
+            if (this.inflight.get(key) === shared) this.inflight.delete(key);
+          }
+        }
         let result: LoadResult<unknown>;
         try {
           result = await context.load(previous, shared.ctx);
@@ -186,6 +213,10 @@ export class ResponseCache {
       context: { load: load as Loader<unknown>, policy, ctx },
       allowStale,
       allowStaleOnFetchRejection,
+      // With a second level, invalidations arrive from other replicas at any time: one landing during
+      // a load hands its waiters the value it got (they asked before the change) and keeps it out of
+      // L1, instead of failing them. Without one, today's behaviour.
+      ...(this.second ? { ignoreFetchAbort: true } : {}),
       status,
     });
     // Served stale at once: nothing to wait for (the refresh runs on without this caller).
@@ -198,7 +229,15 @@ export class ResponseCache {
     }
     if (entry === undefined) throw new Error(`cache fetch for ${provider} returned nothing`);
     if (entry.noStore) this.lru.delete(key);
-    const outcome: CacheOutcome = status.returnedStale ? 'stale' : status.fetch === 'hit' ? 'hit' : 'miss';
+    const outcome: CacheOutcome = status.returnedStale
+      ? 'stale'
+      : status.fetch === 'hit'
+        ? 'hit'
+        : entry.origin === 'shared'
+          ? 'shared_hit'
+          : entry.origin === 'stale'
+            ? 'stale'
+            : 'miss';
     this.count(outcome, provider, ctx);
     return { value: entry.value as T, outcome };
   }
@@ -221,13 +260,123 @@ export class ResponseCache {
     }
   }
 
-  /** Drops one entry (mutations and webhooks call this). */
-  invalidate(key: string): boolean {
-    return this.lru.delete(key);
+  /**
+   * Makes `shared` this cache's second level: L1 misses look there, a miss everywhere is one load
+   * across replicas, fresh entries are written there, invalidations go through it, and those of other
+   * replicas drop entries here. Called once at startup, with REDIS_URL only.
+   */
+  attachSecondLevel(shared: SharedCache): void {
+    this.stopListening?.();
+    this.second = shared;
+    this.stopListening = shared.onInvalidate((event) => this.dropHere(event));
   }
 
-  /** Drops every entry whose key starts with `prefix`. O(entries): for rare events, not hot paths. */
+  /** True when a second level is in use. */
+  get layered(): boolean {
+    return this.second !== undefined;
+  }
+
+  /** Drops one entry (mutations and webhooks call this), on every replica when there is a second level. */
+  invalidate(key: string): boolean {
+    const removed = this.lru.delete(key);
+    if (this.second) this.track(this.second.invalidate(key));
+    return removed;
+  }
+
+  /**
+   * Drops every entry whose key starts with `prefix` (on every replica when there is a second level,
+   * which cuts the prefix to its last `|` boundary). O(entries) here: for rare events, not hot paths.
+   */
   invalidatePrefix(prefix: string): number {
+    const removed = this.dropPrefixHere(prefix);
+    const boundary = this.second ? boundaryPrefix(prefix) : undefined;
+    if (this.second && boundary !== undefined) this.track(this.second.invalidatePrefix(boundary));
+    return removed;
+  }
+
+  /** Another replica's invalidation: this replica's L1 only (the second level has it already). */
+  private dropHere(event: InvalidationEvent): void {
+    if (event.kind === 'key') this.lru.delete(event.key);
+    else if (event.kind === 'prefix') this.dropPrefixHere(event.prefix);
+    else this.lru.clear();
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked: Promise<void> = work
+      .catch(() => {
+        // The second level never throws for Redis (it degrades); nothing to add for anything else.
+      })
+      .finally(() => this.invalidating.delete(tracked));
+    this.invalidating.add(tracked);
+  }
+
+  /**
+   * An L1 miss through the second level: its fresh entry, or one load across replicas (sharedCache
+   * fill), stored there with its freshness, stale windows and ETag.
+   */
+  private async fetchThrough(
+    second: SharedCache,
+    key: string,
+    stale: Entry | undefined,
+    context: FetchContext,
+    shared: SharedCallContext,
+  ): Promise<Entry> {
+    // This replica's own invalidations reach Redis before it reads there again (read your writes).
+    if (this.invalidating.size > 0) await Promise.all([...this.invalidating]);
+    const { policy } = context;
+    let noStore = false;
+    let servedStale = false;
+    const { entry, source } = await second.fill<unknown>(key, async (current) => {
+      // The shared entry is at least as recent as this replica's: revalidate with its ETag.
+      const basis = current
+        ? { value: current.value, etag: current.etag }
+        : stale
+          ? { value: stale.value, etag: stale.etag }
+          : undefined;
+      let result: LoadResult<unknown>;
+      try {
+        result = await context.load(basis, shared.ctx);
+      } catch (error) {
+        // Stale-if-error from the second level when this replica holds no stale entry of its own.
+        const now = this.now();
+        if (!stale && current && now - current.freshUntil < Math.max(current.sieMs, current.swrMs)) {
+          servedStale = true;
+          return { entry: current, store: false };
+        }
+        throw error;
+      }
+      const maxAge = result.maxAgeSeconds;
+      const ttlSeconds = maxAge === undefined ? policy.ttlSeconds : Math.min(maxAge, policy.ttlSeconds);
+      const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
+      const now = this.now();
+      const timing = {
+        storedAt: now,
+        freshUntil: now + ttlMs,
+        swrMs: (policy.staleWhileRevalidateSeconds ?? 0) * 1000,
+        sieMs: (policy.staleIfErrorSeconds ?? 0) * 1000,
+      };
+      if (result.kind === 'not-modified') {
+        if (!basis) throw new Error('loader answered not-modified without a stale entry');
+        return { entry: { value: basis.value, etag: basis.etag, ...timing }, store: true };
+      }
+      noStore = result.noStore === true || ttlSeconds <= 0;
+      const loaded: SharedCacheEntry<unknown> = { value: result.value, etag: result.etag, ...timing };
+      return { entry: loaded, store: !noStore };
+    });
+    return {
+      value: entry.value,
+      etag: entry.etag,
+      freshUntil: entry.freshUntil,
+      swrMs: entry.swrMs,
+      sieMs: entry.sieMs,
+      noStore,
+      size: approximateSize(entry.value),
+      origin: servedStale ? 'stale' : originOf(source),
+    };
+  }
+
+  /** Drops this replica's entries under `prefix`. */
+  private dropPrefixHere(prefix: string): number {
     let removed = 0;
     for (const key of [...this.lru.keys()]) {
       if (key.startsWith(prefix) && this.lru.delete(key)) removed += 1;
@@ -254,8 +403,10 @@ export class ResponseCache {
   private count(outcome: CacheOutcome, provider: string, ctx: CallContext): void {
     if (outcome === 'hit') this.counters.hits += 1;
     else if (outcome === 'stale') this.counters.stale += 1;
+    else if (outcome === 'shared_hit') this.counters.sharedHits += 1;
     else this.counters.misses += 1;
-    ctx.onCache?.(provider, outcome);
+    // The operation's report counts a second-level hit as a hit: no provider call was made for it.
+    ctx.onCache?.(provider, outcome === 'shared_hit' ? 'hit' : outcome);
     this.onOutcome?.(provider, outcome);
   }
 }
@@ -282,6 +433,20 @@ export function parseCacheControl(value: string | string[] | undefined): {
     }
   }
   return { maxAgeSeconds, noStore };
+}
+
+function originOf(source: FillSource): Entry['origin'] {
+  if (source === 'shared' || source === 'peer') return 'shared';
+  if (source === 'stale') return 'stale';
+  return undefined;
+}
+
+/** Deepest `|`-boundary prefix within `prefix` (what the second level can version), or undefined. */
+export function boundaryPrefix(prefix: string): string | undefined {
+  const parts = prefix.split('|');
+  // The text after the last `|` is a partial segment: drop it (a broader invalidation is still correct).
+  const whole = parts.slice(0, -1).slice(0, MAX_PREFIX_DEPTH);
+  return whole.length === 0 ? undefined : `${whole.join('|')}|`;
 }
 
 function approximateSize(value: unknown): number {

@@ -1,6 +1,7 @@
 // One provider's resilience pipeline: a RequestExecutor that carries each request through the
 // deadline check, budgeted retries with backoff, circuit breaker, rate limiter and concurrency limit.
 import { LRUCache } from 'lru-cache';
+import type { RateBudget } from '../../state/rateBudget.js';
 import type { CallContext } from '../callContext.js';
 import type { ExecutorRequest, RequestExecutor } from '../client.js';
 import { upstreamDefaults } from '../config.js';
@@ -9,9 +10,15 @@ import { ATTR, addCallEvent, EVENT } from '../tracing.js';
 import { createBackoff } from './backoff.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuitBreaker.js';
 import { ConcurrencyLimit, type ConcurrencyOptions } from './concurrency.js';
-import { AdaptiveRateLimiter, isLocalRateLimitError, type RateLimiterOptions } from './rateLimiter.js';
+import {
+  AdaptiveRateLimiter,
+  isLocalRateLimitError,
+  type RateLimiter,
+  type RateLimiterOptions,
+} from './rateLimiter.js';
 import { type RetryInfo, type RetryOptions, withRetries } from './retry.js';
 import { RetryBudget, type RetryBudgetOptions } from './retryBudget.js';
+import { SharedRateLimiter } from './sharedRateLimiter.js';
 
 export type { RetryInfo, RetryOptions } from './retry.js';
 
@@ -45,6 +52,12 @@ export interface PipelineOptions {
   rateLimitScope?: 'provider' | 'credential' | undefined;
   /** With `rateLimitScope: credential`, how many per-credential buckets are kept. Default 10000. */
   maxCredentialLimiters?: number | undefined;
+  /**
+   * A budget shared by replicas (state.rateBudget with REDIS_URL): every bucket takes its tokens from
+   * it (bucket `provider`, or `provider|credential` per credential) and sends it the provider's
+   * throttling signals. Default undefined: in-process buckets (AdaptiveRateLimiter).
+   */
+  sharedBudget?: { budget: RateBudget; replicaCount?: (() => number) | undefined } | undefined;
   /** In-flight cap and the pool size it is clamped to. No default: pass the provider's pool connections. */
   concurrency: ConcurrencyOptions;
   /** Called before each backoff wait, for logs and metrics. Not called when the retry is refused. */
@@ -101,9 +114,9 @@ export interface Pipeline extends RequestExecutor {
   /** The breaker that guards `route`. */
   breakerFor(route: string): CircuitBreaker;
   /** The provider's bucket; undefined without rate limiting, or when buckets are per credential. */
-  readonly limiter: AdaptiveRateLimiter | undefined;
+  readonly limiter: RateLimiter | undefined;
   /** The bucket a request with this credential draws from (per-credential scope), or the provider's. */
-  limiterFor(credentialId: string | undefined): AdaptiveRateLimiter | undefined;
+  limiterFor(credentialId: string | undefined): RateLimiter | undefined;
   readonly budget: RetryBudget;
   readonly concurrency: ConcurrencyLimit;
 }
@@ -117,20 +130,37 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const now = options.now ?? Date.now;
   const probeTimeoutMs = options.probeTimeoutMs ?? DEFAULTS.probeTimeoutMs;
   const backoff = createBackoff({ ...retry, random: options.random });
-  const budget = new RetryBudget({ ...defaultPolicyOptions.budget, ...options.budget, now });
+  // With a shared rate budget, replicas divide the retry floor too (retryBudget.ts).
+  const budget = new RetryBudget({
+    ...defaultPolicyOptions.budget,
+    ...options.budget,
+    now,
+    replicaCount: options.sharedBudget?.replicaCount,
+  });
   const rateLimit = options.rateLimit;
   const perCredential = rateLimit !== undefined && options.rateLimitScope === 'credential';
-  const limiter =
-    rateLimit && !perCredential ? new AdaptiveRateLimiter({ ...rateLimit, provider, now }) : undefined;
+  const shared = options.sharedBudget;
+  const newLimiter = (limits: RateLimitPolicyOptions, bucket: string): RateLimiter =>
+    shared
+      ? new SharedRateLimiter({
+          ...limits,
+          provider,
+          now,
+          budget: shared.budget,
+          bucket,
+          replicaCount: shared.replicaCount,
+        })
+      : new AdaptiveRateLimiter({ ...limits, provider, now });
+  const limiter = rateLimit && !perCredential ? newLimiter(rateLimit, provider) : undefined;
   const credentialLimiters = perCredential
-    ? new LRUCache<string, AdaptiveRateLimiter>({ max: options.maxCredentialLimiters ?? 10_000 })
+    ? new LRUCache<string, RateLimiter>({ max: options.maxCredentialLimiters ?? 10_000 })
     : undefined;
-  const limiterFor = (credentialId: string | undefined): AdaptiveRateLimiter | undefined => {
+  const limiterFor = (credentialId: string | undefined): RateLimiter | undefined => {
     if (!credentialLimiters || !rateLimit) return limiter;
     const key = credentialId ?? '';
     let found = credentialLimiters.get(key);
     if (!found) {
-      found = new AdaptiveRateLimiter({ ...rateLimit, provider, now });
+      found = newLimiter(rateLimit, `${provider}|${key}`);
       credentialLimiters.set(key, found);
     }
     return found;
@@ -163,7 +193,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
    */
   const attemptOnce = async <R>(
     breaker: CircuitBreaker,
-    limiter: AdaptiveRateLimiter | undefined,
+    limiter: RateLimiter | undefined,
     ctx: CallContext,
     signal: AbortSignal,
     attemptNumber: number,

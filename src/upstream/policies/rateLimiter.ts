@@ -28,7 +28,7 @@ export interface LimiterTimers {
 }
 
 // Looked up at call time, so vi.useFakeTimers() installed after import still applies.
-const globalTimers: LimiterTimers = {
+export const globalTimers: LimiterTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
@@ -78,6 +78,25 @@ export interface RateLimitSignal {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/**
+ * What the pipeline, health and metrics use of a limiter: the in-process AdaptiveRateLimiter, or the
+ * SharedRateLimiter (sharedRateLimiter.ts) that takes its tokens from a bucket all replicas share.
+ */
+export interface RateLimiter {
+  readonly maxWaitMs: number;
+  readonly maxPauseMs: number;
+  readonly currentRatePerSecond: number;
+  readonly configuredRatePerSecond: number;
+  readonly pausedUntilMs: number | undefined;
+  readonly pauseRemainingMs: number;
+  readonly clampedPauses: number;
+  readonly tokens: number;
+  readonly totalWaitMs: number;
+  readonly waiting: number;
+  acquire(signal?: AbortSignal, maxWaitMs?: number): Promise<void>;
+  onResponse(response: RateLimitSignal): void;
+}
+
 interface Waiter {
   resolve(): void;
   reject(error: unknown): void;
@@ -89,9 +108,10 @@ interface Waiter {
 
 // Float dust (0.9999999 tokens) must not cost a whole extra timer round.
 const EPSILON = 1e-9;
-const LOW_REMAINING_SHARE = 0.1;
+/** Below this share of the bucket, RateLimit-Remaining spreads what is left over the window. */
+export const LOW_REMAINING_SHARE = 0.1;
 
-export class AdaptiveRateLimiter {
+export class AdaptiveRateLimiter implements RateLimiter {
   private readonly provider: string;
   private readonly configuredRate: number;
   private readonly burst: number;

@@ -11,11 +11,19 @@ export interface RetryBudgetOptions {
   minRetriesPerSecond: number;
   /** Clock in ms. Default Date.now. */
   now?: () => number;
+  /**
+   * Live replicas sharing the provider (REDIS_URL): the floor is divided among them, so together they
+   * retry at most minRetriesPerSecond at no traffic. Default: one replica (the whole floor here).
+   * The ratio is not divided: each replica earns retries from its own first attempts.
+   */
+  replicaCount?: (() => number) | undefined;
 }
 
 export class RetryBudget {
   private readonly ratio: number;
+  /** The floor over the window, for one replica. */
   private readonly reserve: number;
+  private readonly replicaCount: (() => number) | undefined;
   /** Requests (first counter) and retries (second) over the window. */
   private readonly window: SlidingWindowCounts;
 
@@ -31,6 +39,7 @@ export class RetryBudget {
     }
     this.ratio = ratio;
     this.reserve = (minRetriesPerSecond * windowMs) / 1000;
+    this.replicaCount = options.replicaCount;
     this.window = new SlidingWindowCounts(windowMs, options.now ?? Date.now);
   }
 
@@ -42,7 +51,7 @@ export class RetryBudget {
   /** True when a retry is allowed now; the retry is then counted against the budget. */
   tryWithdraw(): boolean {
     const [requests, retries] = this.window.totals();
-    if (retries + 1 > this.ratio * requests + this.reserve) return false;
+    if (retries + 1 > this.ratio * requests + this.floor()) return false;
     this.window.add(0, 1);
     return true;
   }
@@ -53,7 +62,14 @@ export class RetryBudget {
     return {
       requests,
       retries,
-      available: Math.max(0, Math.floor(this.ratio * requests + this.reserve - retries)),
+      available: Math.max(0, Math.floor(this.ratio * requests + this.floor() - retries)),
     };
+  }
+
+  /** This replica's part of the floor. */
+  private floor(): number {
+    if (!this.replicaCount) return this.reserve;
+    const count = this.replicaCount();
+    return this.reserve / (Number.isFinite(count) && count >= 1 ? count : 1);
   }
 }

@@ -1,6 +1,7 @@
 // The composed pipeline with a scripted attempt function, on fake timers: which failures are retried,
 // how long it waits, and how cancellation, deadlines, the budget and the breaker cut retries short.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type BucketSpec, LocalRateBudget, type ThrottleSignal } from '../../../src/state/rateBudget.js';
 import {
   RequestCancelledError,
   UpstreamCircuitOpenError,
@@ -15,7 +16,8 @@ import {
   type PipelineOptions,
   type RetryInfo,
 } from '../../../src/upstream/policies/pipeline.js';
-import { isLocalRateLimitError } from '../../../src/upstream/policies/rateLimiter.js';
+import { AdaptiveRateLimiter, isLocalRateLimitError } from '../../../src/upstream/policies/rateLimiter.js';
+import { SharedRateLimiter } from '../../../src/upstream/policies/sharedRateLimiter.js';
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_700_000_000_000 });
@@ -542,5 +544,54 @@ describe('createPipeline: breaker and limiter in the chain', () => {
     expect(() => make({ retry: { maxAttempts: 0 } })).toThrow(
       'retry.maxAttempts must be an integer >= 1, got 0',
     );
+  });
+});
+
+describe('createPipeline: a rate budget shared by replicas', () => {
+  /** A budget that records which bucket each take and throttle went to. */
+  function recordingBudget() {
+    const budget = new LocalRateBudget();
+    const takes: string[] = [];
+    const throttles: Array<{ bucket: string; signal: ThrottleSignal }> = [];
+    const take = budget.take.bind(budget);
+    const throttle = budget.throttle.bind(budget);
+    budget.take = (bucket: string, spec: BucketSpec) => {
+      takes.push(bucket);
+      return take(bucket, spec);
+    };
+    budget.throttle = (bucket: string, spec: BucketSpec, signal: ThrottleSignal) => {
+      throttles.push({ bucket, signal });
+      return throttle(bucket, spec, signal);
+    };
+    return { budget, takes, throttles };
+  }
+
+  it('takes every token from the shared budget, per credential when so scoped, and sends it the 429s', async () => {
+    const { budget, takes, throttles } = recordingBudget();
+    const { pipeline } = make({
+      retry: { maxAttempts: 1 },
+      rateLimitScope: 'credential',
+      rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 },
+      sharedBudget: { budget, replicaCount: () => 2 },
+    });
+    expect(pipeline.limiterFor('alice')).toBeInstanceOf(SharedRateLimiter);
+    await pipeline.execute({ ...GET, credentialId: 'alice' }, {}, script(['ok']).fn);
+    await pipeline.execute({ ...GET, credentialId: 'bob' }, {}, script(['ok']).fn);
+    expect(takes).toEqual(['users|alice', 'users|bob']);
+    const limited = new UpstreamRateLimitedError('users answered 429', {
+      provider: 'users',
+      status: 429,
+      retryAfterSeconds: 2,
+      rateLimitHeaders: { 'retry-after': '2' },
+    });
+    await expect(pipeline.execute({ ...GET, credentialId: 'alice' }, {}, script([limited]).fn)).rejects.toBe(
+      limited,
+    );
+    expect(throttles).toEqual([{ bucket: 'users|alice', signal: { halve: true, pauseMs: 2_000 } }]);
+  });
+
+  it('without a shared budget, the in-process limiter as before', () => {
+    const { pipeline } = make({ rateLimit: { ratePerSecond: 40, burst: 40, maxWaitMs: 1_000 } });
+    expect(pipeline.limiter).toBeInstanceOf(AdaptiveRateLimiter);
   });
 });

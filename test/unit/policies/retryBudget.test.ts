@@ -59,4 +59,20 @@ describe('RetryBudget', () => {
       'retry budget ratio must be in [0, 1], got 1.5',
     );
   });
+
+  it('divides the floor among live replicas when they share the provider (REDIS_URL)', () => {
+    const c = clock();
+    let replicas = 3;
+    const budget = new RetryBudget({
+      ratio: 0,
+      windowMs: 10_000,
+      minRetriesPerSecond: 1,
+      now: c.now,
+      replicaCount: () => replicas,
+    });
+    // 10 per 10 s window for the cluster: 3.33 here, so 3 whole retries.
+    expect(Array.from({ length: 20 }, () => budget.tryWithdraw()).filter(Boolean)).toHaveLength(3);
+    replicas = 1; // the others left: the whole floor again
+    expect(Array.from({ length: 20 }, () => budget.tryWithdraw()).filter(Boolean)).toHaveLength(7);
+  });
 });
