@@ -2,10 +2,10 @@
 // cold Stripe lookups spread over them reaches Stripe at no more than its limit in any sliding second
 // (each replica alone would spend the whole limit), and every replica gets its share. A 429 seen by
 // one replica slows the others. Real Redis, loopback, bounded in count and time.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedRateLimiter } from '../../src/upstream/policies/sharedRateLimiter.js';
 import { type Harness, type Peer, startHarness, startPeer } from '../helpers/harness.js';
+import { watchStalls } from '../helpers/stalls.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.js';
 import {
   deletePrefix,
@@ -82,24 +82,6 @@ const stripeTimes = (harness: Harness, from: number) =>
     .filter((r) => r.route === CUSTOMER)
     .map((r) => r.at)
     .sort((a, b) => a - b);
-
-/**
- * The simulators run in this process: a stall of its event loop (2 shared cores, other test files)
- * holds back requests granted before it, which then reach Stripe bunched with later ones. Bunching
- * beyond the 5 % headroom that bucketFor keeps (1 request at 20/s) is at most the stall times the
- * rate; it is allowed, capped at 4, and is 0 when the process ran smoothly (the usual case).
- */
-function watchStalls() {
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  return {
-    slack(ratePerSecond: number): number {
-      histogram.disable();
-      const stallS = histogram.max / 1e9;
-      return Math.min(4, Math.max(0, Math.ceil(stallS * ratePerSecond) - 1));
-    },
-  };
-}
 
 const userId = (i: number) => `usr_${String(i).padStart(4, '0')}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
