@@ -11,13 +11,16 @@
 // Ir / N is the figure, every thread of the process counted (the JIT's and GC's helper threads
 // work for the operations too). Why not --toggle-collect: JIT code has no symbols to toggle on.
 //
-// Knobs: BENCH_CG_QUERIES (N, default 300), BENCH_CG_WINDOWS (default 2), BENCH_CG_WARMUP (queries
-// before instrumentation, default 400), BENCH_CG_SKIP_BUILD=1 (reuse the build), BENCH_CG_LABEL.
+// Knobs: BENCH_CG_QUERIES (N, default 100), BENCH_CG_WINDOWS (default 2), BENCH_CG_WARMUP (queries
+// before instrumentation, default 300), BENCH_CG_SKIP_BUILD=1 (reuse the build), BENCH_CG_REF (a commit
+// to build instead of the working tree), BENCH_LOG_LEVEL (default silent; info: S6's logging tax in
+// instructions), BENCH_CG_LABEL, BENCH_CG_KEEP=1 (keep the dumps for callgrind_annotate).
 // Writes bench-results/callgrind.{json,md}, adding to the runs already there (same label: replaced).
 import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -39,10 +42,11 @@ const num = (name: string, fallback: number) => {
   if (!Number.isInteger(v) || v < 1 || v > 100_000) throw new Error(`${name}: expected 1..100000`);
   return v;
 };
-const N = num('BENCH_CG_QUERIES', 300);
+const N = num('BENCH_CG_QUERIES', 100);
 const WINDOWS = num('BENCH_CG_WINDOWS', 2);
-const WARMUP = num('BENCH_CG_WARMUP', 400);
+const WARMUP = num('BENCH_CG_WARMUP', 300);
 const MAX_TOTAL_S = num('BENCH_CG_MAX_S', 900);
+const logLevel = process.env.BENCH_LOG_LEVEL ?? 'silent';
 const label = process.env.BENCH_CG_LABEL ?? new Date().toISOString();
 /** BENCH_CG_REF: build and measure that commit's src/ instead of the working tree's. */
 const ref = process.env.BENCH_CG_REF
@@ -50,7 +54,7 @@ const ref = process.env.BENCH_CG_REF
   : undefined;
 const distDir = resolve(`node_modules/.cache/bench-callgrind-dist${ref ? `-${ref}` : ''}`);
 const outDir = resolve(cfg.outDir);
-const cgDir = '/tmp/junction-callgrind';
+const cgDir = `/tmp/junction-callgrind-${process.pid}`;
 const startedAt = Date.now();
 const log = (m: string) =>
   process.stderr.write(`[callgrind ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)}s] ${m}\n`);
@@ -106,6 +110,7 @@ interface Run {
   commit: string;
   queries: number;
   warmup: number;
+  logLevel: string;
   windows: Array<{ ir: number; irPerOp: number; errors: number }>;
   irPerOp: number;
   wallS: number;
@@ -169,9 +174,14 @@ async function main(): Promise<void> {
       HOME: process.env.HOME ?? '/tmp',
       ...systemEnv('junction', simsInfo, {
         connections: cfg.upstreamConnections,
-        timeoutMs: cfg.upstreamTimeoutMs,
+        // Everything runs 50-100 times slower under callgrind: no timeout may fire (an error path
+        // would be counted instead of the operation's own).
+        timeoutMs: 60_000,
         rateLimit: cfg.junctionRateLimit,
+        logLevel,
       }),
+      UPSTREAM_CONNECT_TIMEOUT_MS: '30000',
+      OPERATION_TIMEOUT_MS: '120000',
       BENCH_COLD: '1',
       BENCH_DIST_DIR: distDir,
     };
@@ -184,12 +194,14 @@ async function main(): Promise<void> {
       'test/bench/servers/junction-dist.mjs',
     ];
     const pin = cfg.pin && tasksetAvailable();
+    // Junction's log (LOG_LEVEL, default silent) goes to a file, as in S6.
+    const stdoutFd = openSync(join(cgDir, 'junction.log'), 'w');
     junction = spawn(
       pin ? 'taskset' : 'valgrind',
       pin ? ['-c', cfg.sutCpus, 'valgrind', ...valgrindArgs] : valgrindArgs,
       {
         env,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', stdoutFd, 'pipe'],
       },
     );
     const proc = junction;
@@ -200,7 +212,7 @@ async function main(): Promise<void> {
     const port = await new Promise<number>((resolvePort, reject) => {
       const timer = setTimeout(() => reject(new Error(`Junction not up in 300 s: ${stderrTail}`)), 300_000);
       let out = '';
-      proc.stdout?.on('data', (c: Buffer) => {
+      proc.stderr?.on('data', (c: Buffer) => {
         out += c.toString();
         const m = /listening (\d+)/.exec(out);
         if (m) {
@@ -276,6 +288,7 @@ async function main(): Promise<void> {
       commit: ref ?? (dirty ? `${commit}+local changes` : commit),
       queries: N,
       warmup: WARMUP,
+      logLevel,
       windows,
       irPerOp: Math.round(windows.reduce((s, w) => s + w.ir, 0) / (N * windows.length)),
       wallS: Math.round((Date.now() - startedAt) / 1000),
@@ -289,6 +302,8 @@ async function main(): Promise<void> {
     }
     await sims.stop();
     clearTimeout(watchdog);
+    if (process.env.BENCH_CG_KEEP === '1') log(`dumps kept in ${cgDir} (callgrind_annotate reads them)`);
+    else rmSync(cgDir, { recursive: true, force: true });
   }
 }
 
@@ -309,11 +324,11 @@ function save(run: Run): void {
     '',
     `Machine: ${machine.cpuModel}, ${machine.cores} cores. Junction from a fresh build (dist, node ${process.version}, NODE_ENV=production, JIT on), cold (the cache emptied before each request: three upstream calls per operation), zero upstream delay, one query at a time. Counted: every thread of the Junction process, between \`callgrind_control --zero\` and \`--dump\`, after an uninstrumented and an instrumented warm-up. Reproduce: \`npm run bench:callgrind\`.`,
     '',
-    '| run | commit | queries per window | Ir per operation (each window) | Ir per operation |',
-    '|---|---|---:|---|---:|',
+    '| run | commit | LOG_LEVEL | queries per window | Ir per operation (each window) | Ir per operation |',
+    '|---|---|---|---:|---|---:|',
     ...runs.map(
       (r) =>
-        `| ${r.label} | ${r.commit} | ${r.queries} | ${r.windows.map((w) => w.irPerOp.toLocaleString('en')).join(', ')} | ${r.irPerOp.toLocaleString('en')} |`,
+        `| ${r.label} | ${r.commit} | ${r.logLevel ?? 'silent'} | ${r.queries} | ${r.windows.map((w) => w.irPerOp.toLocaleString('en')).join(', ')} | ${r.irPerOp.toLocaleString('en')} |`,
     ),
     '',
   ];

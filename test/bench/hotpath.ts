@@ -1,8 +1,8 @@
 // `npm run bench:hotpath`: where Junction's per-operation CPU and allocations go, for S1 (one
 // user, cold, one connection) and S3 (Zipf ids, cache as designed, 50 connections). One Junction
 // per scenario, started like the bench's (NODE_ENV=production, on the simulators), with
-// `--cpu-prof`, `--heap-prof` (sampling allocation profile) and `--trace-gc` (its lines counted:
-// scavenges and mark-compacts per operation). Writes bench-results/hotpath.{json,md}.
+// `--cpu-prof` and `--trace-gc` (its lines read: scavenges, mark-compacts and bytes allocated per
+// operation; --heap-prof is no use here, it keeps only the samples still alive at exit: startup's). Writes bench-results/hotpath.{json,md}.
 //
 // Knobs: BENCH_HOTPATH_SCENARIOS (s1,s3), BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_S3_CONNECTIONS,
 // BENCH_HOTPATH_LABEL, BENCH_LOG_LEVEL (default silent: what the figures are compared against).
@@ -13,7 +13,7 @@ import { clientToken } from './lib/clientToken.js';
 import { loadBenchConfig } from './lib/config.js';
 import { runLoad } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
-import { ownerOf, summarizeProfile } from './lib/profile.js';
+import { summarizeProfile } from './lib/profile.js';
 import { body, byIdsQuery, prng, USER_IDS, zipf } from './lib/queries.js';
 import { BENCH_JWT_SECRET, systemEnv } from './lib/systems.js';
 import type { SimsInfo } from './sims.js';
@@ -26,41 +26,6 @@ const dir = '/tmp/junction-hotpath';
 const startedAt = Date.now();
 const log = (m: string) =>
   process.stderr.write(`[hotpath ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)}s] ${m}\n`);
-
-interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: HeapNode[];
-}
-
-/** Sampled allocation bytes by function and by owner (a `.heapprofile` written by --heap-prof). */
-function summarizeHeap(path: string, top = 15) {
-  const root = (JSON.parse(readFileSync(path, 'utf8')) as { head: HeapNode }).head;
-  const fns = new Map<string, number>();
-  const owners = new Map<string, number>();
-  let total = 0;
-  const walk = (node: HeapNode) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    if (node.selfSize > 0) {
-      total += node.selfSize;
-      const where = url
-        ? `${url.replace(/^.*\/node_modules\//, '').replace(/^.*\/src\//, 'src/')}:${lineNumber + 1}`
-        : '';
-      const key = `${functionName || '(anonymous)'} ${where}`;
-      fns.set(key, (fns.get(key) ?? 0) + node.selfSize);
-      const owner = ownerOf(url, functionName);
-      owners.set(owner, (owners.get(owner) ?? 0) + node.selfSize);
-    }
-    for (const child of node.children) walk(child);
-  };
-  walk(root);
-  const rank = (m: Map<string, number>) =>
-    [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([name, bytes]) => ({ name, pct: Math.round((bytes / Math.max(1, total)) * 1000) / 10 }));
-  return { topFunctions: rank(fns), byOwner: rank(owners) };
-}
 
 async function main(): Promise<void> {
   if (cfg.pin) pinSelf(cfg.loadCpus);
@@ -90,28 +55,34 @@ async function main(): Promise<void> {
           logLevel,
         }),
         cpus: cfg.pin ? cfg.sutCpus : undefined,
-        nodeArgs: [
-          '--cpu-prof',
-          `--cpu-prof-dir=${sdir}`,
-          '--heap-prof',
-          `--heap-prof-dir=${sdir}`,
-          '--trace-gc',
-        ],
+        nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${sdir}`, '--trace-gc'],
         // --trace-gc writes to stdout; with LOG_LEVEL=silent nothing else does.
         stdoutFile: gcLog,
         label: `junction-${scenario}`,
       });
       let window: { fromUs: number; toUs: number } | undefined;
       let requests = 0;
-      let gcBefore = { scavenges: 0, markCompacts: 0 };
+      let gcBefore = { scavenges: 0, markCompacts: 0, allocatedMB: 0 };
       let gcAfter = gcBefore;
       let rps = 0;
       let cpuPct: number | undefined;
+      // --trace-gc lines: `Scavenge 12.3 (14.5) -> 10.1 (15.0) MB`. What was allocated between two
+      // collections is the heap before the second less the heap after the first.
       const gcCounts = () => {
         const text = existsSync(gcLog) ? readFileSync(gcLog, 'utf8') : '';
+        let allocatedMB = 0;
+        let after: number | undefined;
+        for (const m of text.matchAll(
+          /(Scavenge|Mark-Compact|Minor Mark-Sweep)[^\n]*?([\d.]+) \(([\d.]+)\) -> ([\d.]+)/g,
+        )) {
+          const before = Number(m[2]);
+          if (after !== undefined && before > after) allocatedMB += before - after;
+          after = Number(m[4]);
+        }
         return {
-          scavenges: (text.match(/Scavenge/g) ?? []).length,
+          scavenges: (text.match(/Scavenge|Minor Mark-Sweep/g) ?? []).length,
           markCompacts: (text.match(/Mark-Compact/g) ?? []).length,
+          allocatedMB,
         };
       };
       try {
@@ -150,7 +121,6 @@ async function main(): Promise<void> {
         await child.stop();
       }
       const cpu = readdirSync(sdir).find((f) => f.endsWith('.cpuprofile'));
-      const heap = readdirSync(sdir).find((f) => f.endsWith('.heapprofile'));
       const per = (n: number) => Math.round((n / Math.max(1, requests)) * 1000) / 1000;
       out[scenario] = {
         requests,
@@ -159,10 +129,11 @@ async function main(): Promise<void> {
         gcPerOperation: {
           scavenges: per(gcAfter.scavenges - gcBefore.scavenges),
           markCompacts: per(gcAfter.markCompacts - gcBefore.markCompacts),
+          allocatedKB: Math.round(
+            ((gcAfter.allocatedMB - gcBefore.allocatedMB) * 1024) / Math.max(1, requests),
+          ),
         },
         cpu: cpu ? summarizeProfile(join(sdir, cpu), window, 25) : undefined,
-        // The sampling heap profile covers the whole process life (warm-up included).
-        allocations: heap ? summarizeHeap(join(sdir, heap)) : undefined,
       };
     }
   } finally {
@@ -189,7 +160,7 @@ function renderMd(runs: Record<string, unknown>): string {
     );
     for (const [scenario, s] of Object.entries(run.scenarios) as [string, any][]) {
       lines.push(
-        `### ${scenario.toUpperCase()}: ${Math.round(s.rps)} req/s, ${s.requests} operations; per operation ${s.gcPerOperation.scavenges} scavenges, ${s.gcPerOperation.markCompacts} mark-compacts`,
+        `### ${scenario.toUpperCase()}: ${Math.round(s.rps)} req/s, ${s.requests} operations; per operation ${s.gcPerOperation.allocatedKB} KB allocated, ${s.gcPerOperation.scavenges} scavenges, ${s.gcPerOperation.markCompacts} mark-compacts`,
         '',
         '| CPU self time: function | where | % of busy |',
         '|---|---|---:|',
@@ -199,9 +170,6 @@ function renderMd(runs: Record<string, unknown>): string {
         '|---|---:|',
         ...(s.cpu?.byOwner ?? []).map((f: any) => `| ${f.name} | ${f.selfPct} |`),
         '',
-        '| allocations (sampled bytes): function | % |',
-        '|---|---:|',
-        ...(s.allocations?.topFunctions ?? []).map((f: any) => `| ${f.name} | ${f.pct} |`),
         '',
       );
     }

@@ -75,7 +75,9 @@ async function main(): Promise<void> {
         });
         const json = (await res.json()) as {
           errors?: unknown;
-          extensions?: { upstream?: { calls: Call[] } };
+          extensions?: {
+            upstream?: { calls: Call[]; providers?: Record<string, { throttleWaitMs?: number }> };
+          };
         };
         const totalMs = performance.now() - t0;
         if (i < 3) continue; // warm-up
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
           slotIdleMs: idle.length ? idle.reduce((s, x) => s + x, 0) / idle.length : 0,
           tailMs: totalMs - lastEnd,
           calls: stripe.length,
+          stripeThrottleWaitMs: json.extensions?.upstream?.providers?.stripe?.throttleWaitMs ?? 0,
         });
       }
       const keys = Object.keys(rows[0] ?? {});

@@ -1,6 +1,6 @@
 // Child process for `npm run bench:callgrind`: Junction from the built dist/ (plain `node`, no tsx,
 // no IPC), configured from the environment as test/bench/servers/junction.ts is. It prints
-// `listening <port>` on stdout once it answers; BENCH_COLD=1 empties the shared cache before every
+// `listening <port>` on stderr once it answers (stdout is Junction's log); BENCH_COLD=1 empties the shared cache before every
 // request (as the bench's S1 does); SIGTERM closes it. BENCH_DIST_DIR names the built directory.
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,7 +29,7 @@ async function main() {
   }
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.server.address();
-  process.stdout.write(`listening ${port}\n`);
+  process.stderr.write(`listening ${port}\n`);
   let closing = false;
   process.on('SIGTERM', () => {
     if (closing) return;
