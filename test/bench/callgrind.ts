@@ -45,6 +45,7 @@ const num = (name: string, fallback: number) => {
 const N = num('BENCH_CG_QUERIES', 100);
 const WINDOWS = num('BENCH_CG_WINDOWS', 2);
 const WARMUP = num('BENCH_CG_WARMUP', 300);
+const IDLE_S = num('BENCH_CG_IDLE_S', 10);
 const MAX_TOTAL_S = num('BENCH_CG_MAX_S', 900);
 const logLevel = process.env.BENCH_LOG_LEVEL ?? 'silent';
 const label = process.env.BENCH_CG_LABEL ?? new Date().toISOString();
@@ -111,7 +112,9 @@ interface Run {
   queries: number;
   warmup: number;
   logLevel: string;
-  windows: Array<{ ir: number; irPerOp: number; errors: number }>;
+  windows: Array<{ ir: number; wallS: number; irPerOp: number; netIrPerOp: number; errors: number }>;
+  idleIrPerS: number;
+  netIrPerOp: number;
   irPerOp: number;
   wallS: number;
 }
@@ -259,14 +262,17 @@ async function main(): Promise<void> {
     log(
       `instrumentation on, ${Math.max(20, Math.round(WARMUP / 4))} more warm-up queries (${e1} with errors)`,
     );
-    const windows: Run['windows'] = [];
-    for (let w = 0; w < WINDOWS; w++) {
+    let dumps = 0;
+    /** Ir between `--zero` and `--dump` around `work`, and the wall time it took. */
+    const measure = async (work: () => Promise<number>) => {
       await control(['--zero'], pid, wake);
-      const t0 = Date.now();
-      const errors = await queries(N);
+      const t0 = performance.now();
+      const errors = await work();
       await control(['--dump'], pid, wake);
+      const wallS = (performance.now() - t0) / 1000;
+      dumps += 1;
       // The dump is written by the process itself: wait for the new file (and its totals line).
-      const file = join(cgDir, `callgrind.out.${pid}.${w + 1}`);
+      const file = join(cgDir, `callgrind.out.${pid}.${dumps}`);
       let ir: number | undefined;
       for (let i = 0; i < 600 && ir === undefined; i++) {
         await sleep(100);
@@ -277,11 +283,37 @@ async function main(): Promise<void> {
         }
       }
       if (ir === undefined) throw new Error(`no dump in ${file}; files: ${readdirSync(cgDir).join(', ')}`);
-      windows.push({ ir, irPerOp: Math.round(ir / N), errors });
+      return { ir, wallS, errors };
+    };
+    const measured: Array<{ ir: number; wallS: number; errors: number }> = [];
+    for (let w = 0; w < WINDOWS; w++) {
+      const m = await measure(() => queries(N));
+      measured.push(m);
       log(
-        `window ${w + 1}: ${N} queries in ${((Date.now() - t0) / 1000).toFixed(0)} s, Ir ${ir.toLocaleString('en')} = ${Math.round(ir / N).toLocaleString('en')} per operation (${errors} with errors)`,
+        `window ${w + 1}: ${N} queries in ${m.wallS.toFixed(0)} s, Ir ${m.ir.toLocaleString('en')} = ${Math.round(m.ir / N).toLocaleString('en')} per operation (${m.errors} with errors)`,
       );
     }
+    // What the process does with no request at all (timers: the event-loop delay monitor, the load
+    // shedder's sampler, the server's connection checks...) costs instructions per second of wall
+    // time, and under valgrind an operation takes 50-100x its wall time, more on a busy machine:
+    // that share is measured apart and taken off, or the figure would follow the machine's load.
+    const idle = await measure(async () => {
+      await sleep(IDLE_S * 1000);
+      return 0;
+    });
+    const idlePerS = idle.ir / idle.wallS;
+    log(
+      `idle: ${idle.ir.toLocaleString('en')} Ir in ${idle.wallS.toFixed(1)} s = ${Math.round(idlePerS).toLocaleString('en')} per second`,
+    );
+    const windows: Run['windows'] = measured.map((m) => ({
+      ir: m.ir,
+      wallS: Math.round(m.wallS * 10) / 10,
+      irPerOp: Math.round(m.ir / N),
+      netIrPerOp: Math.round((m.ir - idlePerS * m.wallS) / N),
+      errors: m.errors,
+    }));
+    for (const [i, w] of windows.entries())
+      log(`window ${i + 1}: ${w.netIrPerOp.toLocaleString('en')} per operation net of idle`);
     const run: Run = {
       label,
       at: new Date().toISOString(),
@@ -291,6 +323,8 @@ async function main(): Promise<void> {
       logLevel,
       windows,
       irPerOp: Math.round(windows.reduce((s, w) => s + w.ir, 0) / (N * windows.length)),
+      idleIrPerS: Math.round(idlePerS),
+      netIrPerOp: Math.round(windows.reduce((s, w) => s + w.netIrPerOp, 0) / windows.length),
       wallS: Math.round((Date.now() - startedAt) / 1000),
     };
     save(run);
@@ -324,16 +358,18 @@ function save(run: Run): void {
     '',
     `Machine: ${machine.cpuModel}, ${machine.cores} cores. Junction from a fresh build (dist, node ${process.version}, NODE_ENV=production, JIT on), cold (the cache emptied before each request: three upstream calls per operation), zero upstream delay, one query at a time. Counted: every thread of the Junction process, between \`callgrind_control --zero\` and \`--dump\`, after an uninstrumented and an instrumented warm-up. Reproduce: \`npm run bench:callgrind\`.`,
     '',
-    '| run | commit | LOG_LEVEL | queries per window | Ir per operation (each window) | Ir per operation |',
-    '|---|---|---|---:|---|---:|',
+    '| run | commit | LOG_LEVEL | queries per window | gross Ir per operation (each window) | idle Ir per second | net Ir per operation (each window) | net Ir per operation |',
+    '|---|---|---|---:|---|---:|---|---:|',
     ...runs.map(
       (r) =>
-        `| ${r.label} | ${r.commit} | ${r.logLevel ?? 'silent'} | ${r.queries} | ${r.windows.map((w) => w.irPerOp.toLocaleString('en')).join(', ')} | ${r.irPerOp.toLocaleString('en')} |`,
+        `| ${r.label} | ${r.commit} | ${r.logLevel ?? 'silent'} | ${r.queries} | ${r.windows.map((w) => w.irPerOp.toLocaleString('en')).join(', ')} | ${r.idleIrPerS?.toLocaleString('en') ?? '-'} | ${r.windows.map((w) => w.netIrPerOp?.toLocaleString('en') ?? '-').join(', ')} | ${r.netIrPerOp?.toLocaleString('en') ?? '-'} |`,
     ),
     '',
   ];
   writeFileSync(join(outDir, 'callgrind.md'), lines.join('\n'));
-  log(`wrote ${jsonFile}: ${run.irPerOp.toLocaleString('en')} instructions per operation`);
+  log(
+    `wrote ${jsonFile}: ${run.netIrPerOp.toLocaleString('en')} instructions per operation net of idle (${run.irPerOp.toLocaleString('en')} gross)`,
+  );
 }
 
 main().catch((error: unknown) => {
