@@ -30,6 +30,15 @@ async function main() {
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.server.address();
   process.stderr.write(`listening ${port}\n`);
+  // bench:callgrind starts each measured window from a fully collected heap (node --expose-gc):
+  // SIGUSR2 collects, then says so on stderr.
+  if (typeof globalThis.gc === 'function') {
+    process.on('SIGUSR2', () => {
+      globalThis.gc();
+      globalThis.gc();
+      process.stderr.write('collected\n');
+    });
+  }
   let closing = false;
   process.on('SIGTERM', () => {
     if (closing) return;
