@@ -6,6 +6,7 @@
 import { pinSelf, spawnChild } from './lib/child.js';
 import { clientToken } from './lib/clientToken.js';
 import { loadBenchConfig } from './lib/config.js';
+import { rssMiB } from './lib/load.js';
 import { body, byIdsQuery, USER_IDS } from './lib/queries.js';
 import { BENCH_JWT_SECRET, systemEnv } from './lib/systems.js';
 import type { SimsInfo } from './sims.js';
@@ -83,6 +84,35 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } finally {
       await junction.stop();
+    }
+    // For scale: B3's RSS after the same warm-up and fill (it keeps no cache across operations).
+    const b3 = spawnChild({
+      entry: 'test/bench/baselines/dataloader.ts',
+      env: systemEnv('dataloader', info, {
+        connections: cfg.upstreamConnections,
+        timeoutMs: cfg.upstreamTimeoutMs,
+        rateLimit: cfg.junctionRateLimit,
+      }),
+      cpus: cfg.pin ? cfg.sutCpus : undefined,
+      label: 'dataloader',
+    });
+    try {
+      const url = `${(await b3.ready).url as string}/graphql`;
+      const token = await clientToken(BENCH_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
+      const send = (ids: string[]) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: body(byIdsQuery(ids)),
+        }).then((r) => r.text());
+      for (let i = 0; i < 30; i++) await send(USER_IDS.slice(0, 20));
+      const warm = rssMiB(b3.pid);
+      for (let i = 0; i < users; i += 20) await send(USER_IDS.slice(i, Math.min(users, i + 20)));
+      process.stdout.write(
+        `${JSON.stringify({ dataloader: { rssMiBAfterWarmup: warm, rssMiBAfterFill: rssMiB(b3.pid) } })}\n`,
+      );
+    } finally {
+      await b3.stop();
     }
   } finally {
     await sims.stop();

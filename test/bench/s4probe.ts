@@ -11,6 +11,7 @@ import { seedUsers } from '../../src/simulators/users/seed.js';
 import { pinSelf, spawnChild } from './lib/child.js';
 import { clientToken } from './lib/clientToken.js';
 import { loadBenchConfig } from './lib/config.js';
+import { cpuTicks } from './lib/load.js';
 import { body, fanOutQuery } from './lib/queries.js';
 import { BENCH_JWT_SECRET, systemEnv } from './lib/systems.js';
 import type { SimsInfo } from './sims.js';
@@ -62,7 +63,9 @@ async function main(): Promise<void> {
       const { operation, customers } = fanOutQuery(cfg.s4Ids);
       const payload = body(operation);
       const rows: Array<Record<string, number>> = [];
+      let ticks0: number | undefined;
       for (let i = 0; i < runs + 3; i++) {
+        if (i === 3) ticks0 = cpuTicks(junction.pid);
         const t0 = performance.now();
         const res = await fetch(url, {
           method: 'POST',
@@ -110,6 +113,9 @@ async function main(): Promise<void> {
           stripeThrottleWaitMs: json.extensions?.upstream?.providers?.stripe?.throttleWaitMs ?? 0,
         });
       }
+      const ticks1 = cpuTicks(junction.pid);
+      const cpuMsPerOp =
+        ticks0 !== undefined && ticks1 !== undefined ? ((ticks1 - ticks0) * 10) / runs : Number.NaN;
       const keys = Object.keys(rows[0] ?? {});
       const med = Object.fromEntries(
         keys.map((key) => [key, Math.round(median(rows.map((r) => r[key] as number)) * 10) / 10]),
@@ -117,9 +123,46 @@ async function main(): Promise<void> {
       log(
         `Junction k=${k}, ${customers} customers, delay ${cfg.s4DelayMs} ms, ideal ${Math.ceil(customers / k) * cfg.s4DelayMs} ms; medians over ${runs}:`,
       );
-      process.stdout.write(`${JSON.stringify({ junction: med }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ junction: { ...med, cpuMsPerOp } }, null, 2)}\n`);
     } finally {
       await junction.stop();
+    }
+    // B3 (DataLoader + undici) on the same query, at the same moment: wall and CPU per operation.
+    const b3 = spawnChild({
+      entry: 'test/bench/baselines/dataloader.ts',
+      env: systemEnv('dataloader', info, {
+        connections: k,
+        timeoutMs: cfg.upstreamTimeoutMs,
+        rateLimit: cfg.junctionRateLimit,
+      }),
+      cpus: cfg.pin ? cfg.sutCpus : undefined,
+      label: 'dataloader',
+    });
+    try {
+      const url = `${(await b3.ready).url as string}/graphql`;
+      const token = await clientToken(BENCH_JWT_SECRET, { sub: 'usr_0001', admin: true, ttlSeconds: 3600 });
+      const payload = body(fanOutQuery(cfg.s4Ids).operation);
+      const times: number[] = [];
+      let ticks0: number | undefined;
+      for (let i = 0; i < runs + 3; i++) {
+        if (i === 3) ticks0 = cpuTicks(b3.pid);
+        const t0 = performance.now();
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: payload,
+        });
+        await res.json();
+        if (i >= 3) times.push(performance.now() - t0);
+      }
+      const ticks1 = cpuTicks(b3.pid);
+      const cpuMsPerOp =
+        ticks0 !== undefined && ticks1 !== undefined ? ((ticks1 - ticks0) * 10) / runs : Number.NaN;
+      process.stdout.write(
+        `${JSON.stringify({ dataloader: { totalMs: Math.round(median(times) * 10) / 10, cpuMsPerOp } })}\n`,
+      );
+    } finally {
+      await b3.stop();
     }
     // The floor: the same 100 GETs through one undici Pool of k sockets, from here.
     const pool = new Pool(info.stripe.url, { connections: k, pipelining: 1 });
