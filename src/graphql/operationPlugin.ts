@@ -66,6 +66,12 @@ export interface OperationReporter {
   finish(operation: FinishedOperation): OperationOutcome;
 }
 
+/** Whether `logger` writes `info` lines (a logger without pino's `isLevelEnabled` is assumed to). */
+function infoEnabled(logger: object): boolean {
+  const check = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
+  return typeof check !== 'function' || check.call(logger, 'info');
+}
+
 export function createOperationReporter(options: OperationPluginOptions): OperationReporter {
   const tracing = options.tracing;
   /** Runs `log` with the operation's span active, so the line carries its trace id. */
@@ -88,12 +94,17 @@ export function createOperationReporter(options: OperationPluginOptions): Operat
     extensions(existing, context, asked) {
       const report = context.report;
       if (!report) return existing;
+      const stale = report.servedStale;
+      const show =
+        options.reportMode !== 'off' &&
+        asked &&
+        (!options.reportAdminsOnly || context.viewer?.isAdmin === true);
+      // Nothing to add (the common case): no copy, no report built.
+      if (!stale && !show) return existing;
       const extensions: Record<string, unknown> = { ...existing };
-      const stale = report.staleProviders();
-      if (stale.length > 0) extensions.stale = { providers: stale };
-      const allowed = !options.reportAdminsOnly || context.viewer?.isAdmin === true;
-      if (options.reportMode !== 'off' && asked && allowed) extensions.upstream = report.toJSON();
-      return Object.keys(extensions).length > 0 ? extensions : undefined;
+      if (stale) extensions.stale = { providers: report.staleProviders() };
+      if (show) extensions.upstream = report.toJSON();
+      return extensions;
     },
     finish({ context, operationName, durationMs, errors, hasData, admitted, trace: traceContext }) {
       const outcome: OperationOutcome = errors.length === 0 ? 'success' : hasData ? 'partial' : 'error';
@@ -102,20 +113,23 @@ export function createOperationReporter(options: OperationPluginOptions): Operat
       const codes = errors.map((e) => (e.extensions?.code as string | undefined) ?? 'INTERNAL_SERVER_ERROR');
       const report = context.report;
       const spanContext = tracing === undefined ? undefined : (traceContext ?? context.upstream?.trace);
-      inSpan(spanContext, () =>
-        context.logger?.info(
-          {
-            operation: operationName ?? null,
-            transport: context.transport?.kind,
-            outcome,
-            durationMs: Math.round(durationMs * 10) / 10,
-            upstreamCalls: report?.totalCalls ?? 0,
-            upstream: report?.byProvider(),
-            errors: codes.length > 0 ? codes : undefined,
-          },
-          'graphql operation',
-        ),
-      );
+      // The line's fields are built only when a line is written (LOG_LEVEL above info: nothing).
+      const logger = context.logger;
+      if (logger !== undefined && infoEnabled(logger))
+        inSpan(spanContext, () =>
+          logger.info(
+            {
+              operation: operationName ?? null,
+              transport: context.transport?.kind,
+              outcome,
+              durationMs: Math.round(durationMs * 10) / 10,
+              upstreamCalls: report?.totalCalls ?? 0,
+              upstream: report?.byProvider(),
+              errors: codes.length > 0 ? codes : undefined,
+            },
+            'graphql operation',
+          ),
+        );
       const span = spanContext === undefined ? undefined : trace.getSpan(spanContext);
       if (span !== undefined) {
         let cache = { hits: 0, misses: 0, stale: 0 };

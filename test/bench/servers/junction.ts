@@ -39,6 +39,20 @@ async function main(): Promise<void> {
         return cold;
       },
       stats: () => ({ rss: process.memoryUsage().rss, cache: app.cache.stats() }),
+      // bench:memory: heap and RSS after a full collection (the child runs with --expose-gc).
+      memory: () => {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc) for (let i = 0; i < 3; i++) gc();
+        const m = process.memoryUsage();
+        return {
+          collected: gc !== undefined,
+          rss: m.rss,
+          heapUsed: m.heapUsed,
+          external: m.external,
+          arrayBuffers: m.arrayBuffers,
+          cache: app.cache.stats(),
+        };
+      },
     },
     () => app.close(),
   );
