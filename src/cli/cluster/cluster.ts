@@ -240,15 +240,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
 
   try {
-    // One set of simulators, started as demo mode starts them.
-    const seedUsers = 1000;
-    const simOptions: Record<ProviderName, object | undefined> = {
-      users: { seedCount: seedUsers, ...options.simulators?.users },
-      stripe: { seedUsers, ...options.simulators?.stripe },
-      twilio: { seedUsers, ...options.simulators?.twilio },
-      sendgrid: options.simulators?.sendgrid,
-      github: options.simulators?.github,
-    };
+    // One set of simulators, started as demo mode starts them (their own seed defaults: 1000 users).
     await Promise.all(
       providerModules.map(async (module) => {
         const name = module.name as ProviderName;
@@ -256,7 +248,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         demos[name] = (await (startDemo as (o: object) => Promise<RunningDemo>)({
           faults: options.faults ?? [],
           settings: {},
-          simulator: simOptions[name],
+          simulator: options.simulators?.[name],
         })) as RunningDemo & Record<string, unknown>;
       }),
     );

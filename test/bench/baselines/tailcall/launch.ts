@@ -35,6 +35,8 @@ export interface TailcallLaunchOptions {
   minTokenLifetimeS?: number;
   /** How long to wait for `/status` after each (re)start. Default 15 s. */
   readyTimeoutMs?: number;
+  /** Tailcall's batch window in ms (tailcallConfig's batchDelayMs). Default 1. */
+  batchDelayMs?: number;
 }
 
 function required(env: Record<string, string>, name: string): string {
@@ -166,6 +168,7 @@ export class TailcallProcess implements SystemChild {
       timeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', 5000),
       workers: this.pinned ? cpuCount(this.options.cpus as string) : availableParallelism(),
       cache: !this.cold,
+      batchDelayMs: this.options.batchDelayMs,
     });
     // The hooks hold the upstream credentials: readable by this user only (the directory is 0700).
     writeFileSync(join(this.dir, 'main.graphql'), files.schema, { mode: 0o600 });
