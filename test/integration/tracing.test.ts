@@ -148,8 +148,10 @@ describe('traces over HTTP', () => {
     expect(attempts[1]!.parentSpanId).toBe(call.spanId);
     expect(call.parentSpanId).toBe(op.spanId);
     expect(call.attributes).toMatchObject({ 'junction.attempts': 2, 'junction.outcome': 'success' });
-    expect(call.events.map((e) => e.name)).toEqual(['junction.retry']);
-    expect(call.events[0]!.attributes).toMatchObject({
+    // One retry event; a loaded machine may add a throttle wait (a token taken a few ms late).
+    const events = call.events.filter((e) => e.name !== 'junction.throttle.wait');
+    expect(events.map((e) => e.name)).toEqual(['junction.retry']);
+    expect(events[0]!.attributes).toMatchObject({
       'junction.attempt': 1,
       'error.type': 'UPSTREAM_UNAVAILABLE',
     });
