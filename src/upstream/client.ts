@@ -156,6 +156,8 @@ const IDEMPOTENT_METHODS = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
 export class RestClient {
   readonly provider: string;
   protected readonly baseUrl: URL;
+  /** `baseUrl.origin`, read once: URL's getter rebuilds the string on every call (~2 % of an S1 operation). */
+  private readonly origin: string;
   protected readonly auth: AuthStrategy;
   private readonly pool: Dispatcher;
   private readonly attemptTimeoutMs: number;
@@ -171,6 +173,7 @@ export class RestClient {
   constructor(options: RestClientOptions) {
     this.provider = options.provider;
     this.baseUrl = new URL(options.baseUrl);
+    this.origin = this.baseUrl.origin;
     this.auth = options.auth;
     this.pool = options.pools.get(this.baseUrl);
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULTS.attemptTimeoutMs;
@@ -445,7 +448,7 @@ export class RestClient {
       const credential = await (spec.auth ?? this.auth).authorize(headers, combined);
       this.willSendRequest(spec, headers);
       const res = await this.pool.request({
-        origin: this.baseUrl.origin,
+        origin: this.origin,
         path: this.pathWithQuery(spec),
         method: spec.method,
         headers,

@@ -61,6 +61,14 @@ const PAIRS: ReadonlyArray<readonly [remaining: string, reset: string]> = [
   ['x-rate-limit-remaining', 'x-rate-limit-reset'],
 ];
 
+/** Every header readRateLimitSignals reads (lower-case). */
+const RATE_LIMIT_HEADERS: readonly string[] = ['retry-after', 'ratelimit', ...PAIRS.flat()];
+const NO_SIGNALS: RateLimitSignals = Object.freeze({
+  retryAfter: undefined,
+  remaining: undefined,
+  reset: undefined,
+});
+
 /**
  * Reads a reset number in whichever unit makes sense now: seconds from now when small, epoch
  * seconds when near now / 1000 (GitHub's `x-ratelimit-reset`), epoch ms when near now. Near means
@@ -105,6 +113,8 @@ export function parseResetValue(
 
 /** Every throttling signal in `headers` (lower-case names, as undici gives them). */
 export function readRateLimitSignals(headers: HeaderMap, nowMs: number): RateLimitSignals {
+  // Most answers carry none of these headers: say so without parsing anything (hot path).
+  if (!RATE_LIMIT_HEADERS.some((name) => headers[name] !== undefined)) return NO_SIGNALS;
   const retryAfter = parseResetValue('retry-after', headers['retry-after'], nowMs);
   let best: { remaining: number; reset: ResetTime | undefined } | undefined;
   const consider = (remaining: number | undefined, reset: ResetTime | undefined) => {
