@@ -1,11 +1,14 @@
-// GitHub as a connected-account provider, through the GraphQL API against the GitHub simulator:
+// GitHub as a connected-account provider, through the GraphQL API against the GitHub simulator, on
+// PGlite and on PostgreSQL:
 // a user connects, reads their account and repositories with their own token (Link pages as Relay
 // cursors, the cache and the rate limiter per user), webhooks invalidate and push, revocation and
 // 401s make the connection RECONNECT_REQUIRED, disconnect revokes at the provider.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAccountsDatabase, openOnFirstUse } from '../../src/accounts/connectedAccounts.js';
 import { beginConnect, connectGitHub } from '../helpers/connect.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 import { connectWs, until } from '../helpers/ws.js';
+import { createTestDatabase, ENGINES, type TestDatabase } from '../unit/accounts/support/databases.js';
 
 const ME_GITHUB = `query Me($first: Int, $after: String) {
   me { id github { login name avatarUrl profileUrl
@@ -19,7 +22,9 @@ const CONNECTIONS = `query Connections($id: ID!) {
 
 const PREVIOUS_SECRET = 'the-webhook-secret-being-rotated-out';
 
-describe('GitHub connected account', () => {
+// On both engines the connected accounts run on: the embedded PGlite and PostgreSQL.
+describe.each(ENGINES)('GitHub connected account on %s', (engine) => {
+  let db: TestDatabase;
   let h: Harness;
   let logins = 0;
   /** A GitHub account of its own for a test (no repositories unless it adds some). */
@@ -29,13 +34,18 @@ describe('GitHub connected account', () => {
 
   beforeAll(async () => {
     // A secret of the configuration beside the simulator's own: rotation keeps both for a while.
+    db = await createTestDatabase(engine);
     h = await startHarness({
       github: { autoApprove: true },
       env: { GITHUB_WEBHOOK_SECRET: PREVIOUS_SECRET },
+      accountsDatabase: openOnFirstUse(engine, () =>
+        openAccountsDatabase({ databaseUrl: db.url, pgliteDir: db.dir ?? '' }),
+      ),
     });
   }, 60_000);
   afterAll(async () => {
     await h?.close();
+    await db?.drop();
   });
 
   it('is null before connecting; after, reads the account and its repositories with the user’s own token', async () => {
