@@ -5,7 +5,6 @@ ARG NODE_VERSION=26.12.1
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-COPY scripts ./scripts
 COPY schema ./schema
 COPY src ./src
 RUN npm ci --no-audit --no-fund

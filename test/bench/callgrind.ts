@@ -17,7 +17,7 @@
 // before instrumentation, default 300), BENCH_CG_SKIP_BUILD=1 (reuse the build), BENCH_CG_REF (a commit
 // to build instead of the working tree), BENCH_LOG_LEVEL (default silent; info: S6's logging tax in
 // instructions), BENCH_CG_LABEL, BENCH_CG_KEEP=1 (keep the dumps for callgrind_annotate).
-// Writes bench-results/callgrind.{json,md}, adding to the runs already there (same label: replaced).
+// Writes test/bench/results/callgrind.{json,md}, adding to the runs already there (same label: replaced).
 import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -153,21 +153,34 @@ async function main(): Promise<void> {
       const tree = resolve(`node_modules/.cache/bench-callgrind-src-${ref}`);
       rmSync(tree, { recursive: true, force: true });
       mkdirSync(tree, { recursive: true });
+      // The build script lives in src/cli since the top-level layout was fixed; older commits
+      // kept it in scripts/.
+      const hasScripts = execFileSync('git', ['ls-tree', '--name-only', ref, 'scripts']).length > 0;
       const tar = execFileSync(
         'git',
-        ['archive', '--format=tar', ref, 'src', 'schema', 'scripts', 'tsconfig.json', 'tsconfig.build.json'],
+        [
+          'archive',
+          '--format=tar',
+          ref,
+          'src',
+          'schema',
+          ...(hasScripts ? ['scripts'] : []),
+          'tsconfig.json',
+          'tsconfig.build.json',
+        ],
         { maxBuffer: 256 * 1024 * 1024 },
       );
       execFileSync('tar', ['-x', '-C', tree], { input: tar });
       symlinkSync(resolve('node_modules'), join(tree, 'node_modules'));
       log(`building ${ref} into ${distDir}`);
-      execFileSync(process.execPath, [join(tree, 'scripts/build.mjs'), '--out', distDir], {
+      const buildScript = hasScripts ? 'scripts/build.mjs' : 'src/cli/build.mjs';
+      execFileSync(process.execPath, [join(tree, buildScript), '--out', distDir], {
         stdio: 'inherit',
         cwd: tree,
       });
     } else {
       log(`building the working tree into ${distDir}`);
-      execFileSync(process.execPath, ['scripts/build.mjs', '--out', distDir], { stdio: 'inherit' });
+      execFileSync(process.execPath, ['src/cli/build.mjs', '--out', distDir], { stdio: 'inherit' });
     }
   }
   rmSync(cgDir, { recursive: true, force: true });

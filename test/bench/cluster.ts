@@ -2,7 +2,7 @@
 // the S3 workload (Zipf byIds queries, 5 ids each, 50 connections): req/s, p50/p95 and upstream calls
 // per query; then the latency of an L2 hit (another replica filled Redis) against an L1 hit (this
 // replica's own cache). Bounded (BENCH_S7_MAX_S, default 120 s), loopback only, one Redis key prefix
-// per run deleted at the end. Writes bench-results/s7.json and prints a Markdown table.
+// per run deleted at the end. Writes test/bench/results/s7.json and prints a Markdown table.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Cluster, startCluster } from '../../src/cli/cluster/cluster.js';
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       'Simulators, HAProxy, the load generator and every replica share this machine; with 2 cores, 3 replicas compete for the same CPUs as 1 (the figures show the cost of sharing state, not horizontal scaling).',
     ],
   };
-  const dir = resolve(process.env.BENCH_OUT_DIR ?? 'bench-results');
+  const dir = resolve(process.env.BENCH_OUT_DIR ?? 'test/bench/results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 's7.json'), `${JSON.stringify(result, null, 2)}\n`);
   const md = [

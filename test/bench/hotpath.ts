@@ -2,7 +2,7 @@
 // user, cold, one connection) and S3 (Zipf ids, cache as designed, 50 connections). One Junction
 // per scenario, started like the bench's (NODE_ENV=production, on the simulators), with
 // `--cpu-prof` and `--trace-gc` (its lines read: scavenges, mark-compacts and bytes allocated per
-// operation; --heap-prof is no use here, it keeps only the samples still alive at exit: startup's). Writes bench-results/hotpath.{json,md}.
+// operation; --heap-prof is no use here, it keeps only the samples still alive at exit: startup's). Writes test/bench/results/hotpath.{json,md}.
 //
 // Knobs: BENCH_HOTPATH_SCENARIOS (s1,s3), BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_S3_CONNECTIONS,
 // BENCH_HOTPATH_LABEL, BENCH_LOG_LEVEL (default silent: what the figures are compared against).

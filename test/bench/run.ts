@@ -1,5 +1,5 @@
 // `npm run bench`: Junction against five baselines on the same loopback simulators, scenarios S1-S6
-// plus a CPU profile of Junction under saturation. Writes bench-results/latest.{json,md} and the
+// plus a CPU profile of Junction under saturation. Writes test/bench/results/latest.{json,md} and the
 // README's Performance section. Every load is bounded in time and aimed at 127.0.0.1 only.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

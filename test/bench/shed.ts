@@ -2,7 +2,7 @@
 // twice what it can serve, open loop (a fixed request rate over many connections, as independent
 // clients send), once with load shedding off and once on. Reported per run: accepted (200) and shed
 // (503) requests per second, and the latency percentiles of each. Bounded: every run lasts
-// BENCH_SHED_DURATION_S and targets 127.0.0.1 only. Writes bench-results/shed.{json,md}.
+// BENCH_SHED_DURATION_S and targets 127.0.0.1 only. Writes test/bench/results/shed.{json,md}.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,7 +47,7 @@ const cfg = {
   pin: process.env.BENCH_PIN !== '0',
   sutCpus: process.env.BENCH_SUT_CPUS ?? '1',
   loadCpus: process.env.BENCH_LOAD_CPUS ?? '0',
-  outDir: process.env.BENCH_OUT_DIR ?? 'bench-results',
+  outDir: process.env.BENCH_OUT_DIR ?? 'test/bench/results',
 };
 
 const ms = (value: number) => (Number.isNaN(value) ? '-' : value.toFixed(1));

@@ -20,7 +20,7 @@ describe('compiled build', () => {
     const place = mkdtempSync(join(tmpdir(), 'junction-build-'));
     dirs.push(place);
     const out = join(place, 'dist');
-    execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--out', out], { stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'src/cli/build.mjs'), '--out', out], { stdio: 'pipe' });
     symlinkSync(join(root, 'node_modules'), join(place, 'node_modules'), 'dir');
     expect(existsSync(join(out, 'main.js'))).toBe(true);
     expect(existsSync(join(out, 'schema/users.graphql'))).toBe(true);

@@ -109,7 +109,7 @@ export function loadBenchConfig(): BenchConfig {
     pin: process.env.BENCH_PIN !== '0',
     sutCpus: process.env.BENCH_SUT_CPUS ?? '1',
     loadCpus: process.env.BENCH_LOAD_CPUS ?? '0',
-    outDir: process.env.BENCH_OUT_DIR ?? 'bench-results',
+    outDir: process.env.BENCH_OUT_DIR ?? 'test/bench/results',
     profileDir: process.env.BENCH_PROFILE_DIR ?? '/tmp/junction-bench-profile',
     maxTotalS: num('BENCH_MAX_TOTAL_S', 900),
     updateReadme: process.env.BENCH_UPDATE_README !== '0',

@@ -1,4 +1,4 @@
-// Results model, the targets, and the markdown written to bench-results/latest.md and README.md.
+// Results model, the targets, and the markdown written to test/bench/results/latest.md and README.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { SystemId } from './config.js';
 import type { LoadResult } from './load.js';
@@ -426,7 +426,7 @@ function readmeBlock(r: BenchResults): string {
     '',
     `### Latest results`,
     '',
-    `Machine: ${machineLine(r)} Full figures: \`bench-results/latest.json\`, \`bench-results/latest.md\`.`,
+    `Machine: ${machineLine(r)} Full figures: \`test/bench/results/latest.json\`, \`test/bench/results/latest.md\`.`,
     '',
     resultsTable(r),
     '',
@@ -458,7 +458,7 @@ const README_INTRO = [
   'as the load generator. Each system under test runs in its own process pinned with `taskset` to',
   'CPU 1, the load generator and simulators on CPU 0 (pinning is skipped when `taskset` is missing).',
   'Every load is bounded in time and sent to 127.0.0.1 only. Results go to',
-  '`bench-results/latest.json` and `bench-results/latest.md`, and the table below is rewritten.',
+  '`test/bench/results/latest.json` and `test/bench/results/latest.md`, and the table below is rewritten.',
   '',
   '| scenario | what is measured |',
   '|---|---|',

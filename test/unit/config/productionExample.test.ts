@@ -1,4 +1,4 @@
-// examples/production.env, the README's production example: it is a valid env file (docker
+// test/fixtures/production.env, the README's production example: it is a valid env file (docker
 // --env-file, a shell's `set -a; .`), and loadConfig accepts it as is once its secret files exist.
 // In production no provider may be left out: dropping any one names its missing variables.
 import { generateKeyPairSync } from 'node:crypto';
@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type ConfigError, loadConfig } from '../../../src/config.js';
 
-const EXAMPLE = new URL('../../../examples/production.env', import.meta.url);
+const EXAMPLE = new URL('../../fixtures/production.env', import.meta.url);
 
 function exampleEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -46,7 +46,7 @@ function readSecret(read: Set<string>) {
   };
 }
 
-describe('examples/production.env', () => {
+describe('test/fixtures/production.env', () => {
   it('starts: loadConfig accepts it, every provider remote, every secret read from its file', () => {
     const read = new Set<string>();
     const config = loadConfig(exampleEnv(), readSecret(read));

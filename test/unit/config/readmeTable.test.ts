@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { END, renderReadme, START } from '../../../scripts/config-table.js';
+import { END, renderReadme, START } from '../../../src/cli/configTable.js';
 import { CONFIG_SECTIONS } from '../../../src/config.js';
 
 describe('README configuration table', () => {
