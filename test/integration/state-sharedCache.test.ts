@@ -51,7 +51,12 @@ afterAll(async () => {
 });
 
 async function redisCache(overrides: { url?: string; replicaId?: string; lockTtlMs?: number } = {}) {
-  const connection = await connectUp(prefix, overrides.url ? { url: overrides.url } : {});
+  // A command timeout well above a loaded CI machine's stalls: at the default 250 ms a stalled
+  // replica once fell back to local state and loaded a second time (that fallback is tested apart).
+  const connection = await connectUp(
+    prefix,
+    overrides.url ? { url: overrides.url } : { commandTimeoutMs: 2_000 },
+  );
   open.push(connection);
   const cache = new RedisSharedCache({
     ...options,
