@@ -41,9 +41,9 @@ const cfg = {
   /** Offered rate as a multiple of the capacity measured first. */
   overload: num('BENCH_SHED_OVERLOAD', 2),
   /** The thresholds of the "on" run: requests in flight, and the default event-loop delay. */
-  maxInFlight: num('BENCH_SHED_MAX_IN_FLIGHT', 64),
-  maxEventLoopDelayMs: Number(process.env.BENCH_SHED_MAX_EVENT_LOOP_DELAY_MS ?? 0),
-  sampleIntervalMs: num('BENCH_SHED_SAMPLE_INTERVAL_MS', 500),
+  maxInFlight: num('BENCH_SHED_MAX_IN_FLIGHT', 16),
+  maxEventLoopDelayMs: Number(process.env.BENCH_SHED_MAX_EVENT_LOOP_DELAY_MS ?? 100),
+  sampleIntervalMs: num('BENCH_SHED_SAMPLE_INTERVAL_MS', 100),
   pin: process.env.BENCH_PIN !== '0',
   sutCpus: process.env.BENCH_SUT_CPUS ?? '1',
   loadCpus: process.env.BENCH_LOAD_CPUS ?? '0',
