@@ -2,6 +2,7 @@
 // its throttling signals (429, Retry-After, RateLimit-* headers) and climbs back to the configured
 // rate after. A provider's header can slow Junction, never stop it: every pause is capped.
 
+import type { ThrottleSignal } from '../../state/rateBudget.js';
 import { upstreamDefaults } from '../config.js';
 import { type UpstreamErrorDetails, UpstreamRateLimitedError } from '../errors.js';
 import { type ResetTime, type ResetUnit, readRateLimitSignals } from '../rateLimitHeaders.js';
@@ -111,6 +112,67 @@ const EPSILON = 1e-9;
 /** Below this share of the bucket, RateLimit-Remaining spreads what is left over the window. */
 export const LOW_REMAINING_SHARE = 0.1;
 
+/**
+ * Reads a provider's answer as a throttling signal, for the in-process limiter and the shared one
+ * alike: a 429 halves the rate, its Retry-After pauses (only on a 429: on a 503 it is the breaker's
+ * and the retry's business), an exhausted RateLimit window pauses and a low one spreads what is left
+ * over the window. Every wait is cut to maxPauseMs; each cut is reported (`first` once per reader).
+ */
+export class ThrottleReader {
+  private clamps = 0;
+
+  constructor(
+    private readonly provider: string,
+    private readonly maxPauseMs: number,
+    private readonly onPauseClamped: ((clamp: PauseClamp) => void) | undefined,
+  ) {}
+
+  /** How many times a header asked for more than maxPauseMs (or for something implausible). */
+  get clampedPauses(): number {
+    return this.clamps;
+  }
+
+  /** The signal in `response`, or undefined when it carries none. `burst`: the bucket's size. */
+  read(response: RateLimitSignal, now: number, burst: number): ThrottleSignal | undefined {
+    const signals = readRateLimitSignals(response.headers, now);
+    let throttle: ThrottleSignal | undefined;
+    if (response.status === 429) {
+      throttle = { halve: true };
+      if (signals.retryAfter) {
+        const waitMs = this.bounded(signals.retryAfter);
+        if (waitMs > 0) throttle.pauseMs = waitMs;
+      }
+    }
+    const { remaining, reset } = signals;
+    if (
+      remaining !== undefined &&
+      reset !== undefined &&
+      (remaining <= 0 || remaining < LOW_REMAINING_SHARE * burst)
+    ) {
+      const windowMs = this.bounded(reset);
+      if (windowMs > 0) {
+        throttle ??= {};
+        throttle.spread = { remaining, windowMs };
+      }
+    }
+    return throttle;
+  }
+
+  /** The wait `reset` asks for, cut to maxPauseMs (and reported when cut). */
+  private bounded(reset: ResetTime): number {
+    if (reset.delayMs <= this.maxPauseMs) return reset.delayMs;
+    this.clamps += 1;
+    this.onPauseClamped?.({
+      provider: this.provider,
+      header: reset.header,
+      unit: reset.unit,
+      pauseMs: this.maxPauseMs,
+      first: this.clamps === 1,
+    });
+    return this.maxPauseMs;
+  }
+}
+
 export class AdaptiveRateLimiter implements RateLimiter {
   private readonly provider: string;
   private readonly configuredRate: number;
@@ -121,8 +183,7 @@ export class AdaptiveRateLimiter implements RateLimiter {
   private readonly recoveryPerSecond: number;
   /** Longest pause a header can impose, in ms (see RateLimiterOptions.maxPauseMs). */
   readonly maxPauseMs: number;
-  private readonly onPauseClamped: RateLimiterOptions['onPauseClamped'];
-  private clamps = 0;
+  private readonly throttles: ThrottleReader;
   private readonly now: () => number;
   private readonly timers: LimiterTimers;
   private rate: number;
@@ -151,7 +212,7 @@ export class AdaptiveRateLimiter implements RateLimiter {
     if (!(this.maxPauseMs >= 0 && Number.isFinite(this.maxPauseMs))) {
       throw new RangeError(`rate limiter maxPauseMs must be a finite number >= 0, got ${this.maxPauseMs}`);
     }
-    this.onPauseClamped = options.onPauseClamped;
+    this.throttles = new ThrottleReader(this.provider, this.maxPauseMs, options.onPauseClamped);
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? globalTimers;
     this.rate = ratePerSecond;
@@ -182,7 +243,7 @@ export class AdaptiveRateLimiter implements RateLimiter {
 
   /** How many times a header asked for more than maxPauseMs (or for something implausible). */
   get clampedPauses(): number {
-    return this.clamps;
+    return this.throttles.clampedPauses;
   }
 
   /** Whole tokens in the bucket now. */
@@ -253,52 +314,27 @@ export class AdaptiveRateLimiter implements RateLimiter {
   onResponse(response: RateLimitSignal): void {
     const now = this.now();
     this.refill(now);
-    const signals = readRateLimitSignals(response.headers, now);
-    if (response.status === 429) {
+    const throttle = this.throttles.read(response, now, this.burst);
+    if (throttle?.halve) {
       // Multiplicative decrease: the provider's bucket is empty whatever ours believes. The floor never
       // raises a rate that RateLimit-* headers already set lower.
       this.rate = Math.min(this.rate, Math.max(this.minRate, this.rate * 0.5));
       this.available = Math.min(this.available, 0);
       this.throttledUntil = Math.max(this.throttledUntil, now);
     }
-    // Retry-After pauses only on a 429: on a 503 it is the breaker's and the retry's business.
-    if (signals.retryAfter && response.status === 429) {
-      const waitMs = this.bounded(signals.retryAfter);
-      if (waitMs > 0) this.pause(now + waitMs);
-    }
-    const { remaining, reset } = signals;
-    if (
-      remaining !== undefined &&
-      reset !== undefined &&
-      (remaining <= 0 || remaining < LOW_REMAINING_SHARE * this.burst)
-    ) {
-      const windowMs = this.bounded(reset);
-      if (windowMs > 0) {
-        if (remaining <= 0) {
-          this.pause(now + windowMs);
-        } else {
-          // Spread what is left over the reset window instead of spending it now and then hitting 429s.
-          this.rate = Math.min(this.rate, remaining / (windowMs / 1000));
-          this.available = Math.min(this.available, remaining);
-        }
-        this.throttledUntil = Math.max(this.throttledUntil, now + windowMs);
+    if (throttle?.pauseMs !== undefined) this.pause(now + throttle.pauseMs);
+    if (throttle?.spread) {
+      const { remaining, windowMs } = throttle.spread;
+      if (remaining <= 0) {
+        this.pause(now + windowMs);
+      } else {
+        // Spread what is left over the reset window instead of spending it now and then hitting 429s.
+        this.rate = Math.min(this.rate, remaining / (windowMs / 1000));
+        this.available = Math.min(this.available, remaining);
       }
+      this.throttledUntil = Math.max(this.throttledUntil, now + windowMs);
     }
     this.schedule(now);
-  }
-
-  /** The wait `reset` asks for, cut to maxPauseMs (and reported when cut). */
-  private bounded(reset: ResetTime): number {
-    if (reset.delayMs <= this.maxPauseMs) return reset.delayMs;
-    this.clamps += 1;
-    this.onPauseClamped?.({
-      provider: this.provider,
-      header: reset.header,
-      unit: reset.unit,
-      pauseMs: this.maxPauseMs,
-      first: this.clamps === 1,
-    });
-    return this.maxPauseMs;
   }
 
   private pause(until: number): void {

@@ -5,15 +5,14 @@
 // "retry in N ms", and one pump per limiter asks it for the head of the queue.
 import type { BucketSpec, BudgetAnswer, RateBudget, ThrottleSignal } from '../../state/rateBudget.js';
 import { upstreamDefaults } from '../config.js';
-import { type ResetTime, readRateLimitSignals } from '../rateLimitHeaders.js';
 import {
   globalTimers,
   type LimiterTimers,
-  LOW_REMAINING_SHARE,
   LocalRateLimitError,
   type RateLimiter,
   type RateLimiterOptions,
   type RateLimitSignal,
+  ThrottleReader,
 } from './rateLimiter.js';
 
 const DEFAULTS = upstreamDefaults();
@@ -61,13 +60,12 @@ export class SharedRateLimiter implements RateLimiter {
   private readonly spec: BucketSpec;
   readonly maxWaitMs: number;
   readonly maxPauseMs: number;
-  private readonly onPauseClamped: RateLimiterOptions['onPauseClamped'];
+  private readonly throttles: ThrottleReader;
   private readonly replicaCount: (() => number) | undefined;
   private readonly now: () => number;
   private readonly timers: LimiterTimers;
   private readonly queue: Waiter[] = [];
   private readonly view: View;
-  private clamps = 0;
   private waitedMs = 0;
   private pumping = false;
   /** The waiter the budget is being asked for now. */
@@ -96,7 +94,7 @@ export class SharedRateLimiter implements RateLimiter {
       maxPauseMs: this.maxPauseMs,
     };
     this.maxWaitMs = options.maxWaitMs ?? DEFAULTS.rateLimitMaxWaitMs;
-    this.onPauseClamped = options.onPauseClamped;
+    this.throttles = new ThrottleReader(options.provider, this.maxPauseMs, options.onPauseClamped);
     this.replicaCount = options.replicaCount;
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? globalTimers;
@@ -131,7 +129,7 @@ export class SharedRateLimiter implements RateLimiter {
   }
 
   get clampedPauses(): number {
-    return this.clamps;
+    return this.throttles.clampedPauses;
   }
 
   get tokens(): number {
@@ -199,31 +197,8 @@ export class SharedRateLimiter implements RateLimiter {
    */
   onResponse(response: RateLimitSignal): void {
     const now = this.now();
-    const signals = readRateLimitSignals(response.headers, now);
-    const throttle: ThrottleSignal = {};
-    let any = false;
-    if (response.status === 429) {
-      throttle.halve = true;
-      any = true;
-      // Retry-After pauses only on a 429: on a 503 it is the breaker's and the retry's business.
-      if (signals.retryAfter) {
-        const waitMs = this.bounded(signals.retryAfter);
-        if (waitMs > 0) throttle.pauseMs = waitMs;
-      }
-    }
-    const { remaining, reset } = signals;
-    if (
-      remaining !== undefined &&
-      reset !== undefined &&
-      (remaining <= 0 || remaining < LOW_REMAINING_SHARE * this.spec.burst)
-    ) {
-      const windowMs = this.bounded(reset);
-      if (windowMs > 0) {
-        throttle.spread = { remaining, windowMs };
-        any = true;
-      }
-    }
-    if (!any) return;
+    const throttle = this.throttles.read(response, now, this.spec.burst);
+    if (throttle === undefined) return;
     this.applyToView(now, throttle);
     this.budget
       .throttle(this.bucket, this.spec, throttle)
@@ -245,19 +220,6 @@ export class SharedRateLimiter implements RateLimiter {
       if (t.spread.remaining <= 0) view.pausedUntil = Math.max(view.pausedUntil, now + t.spread.windowMs);
       else view.rate = Math.min(view.rate, t.spread.remaining / (t.spread.windowMs / 1000));
     }
-  }
-
-  private bounded(reset: ResetTime): number {
-    if (reset.delayMs <= this.maxPauseMs) return reset.delayMs;
-    this.clamps += 1;
-    this.onPauseClamped?.({
-      provider: this.provider,
-      header: reset.header,
-      unit: reset.unit,
-      pauseMs: this.maxPauseMs,
-      first: this.clamps === 1,
-    });
-    return this.maxPauseMs;
   }
 
   /** Asks the budget for the head of the queue until the queue is empty; one pump at a time. */
