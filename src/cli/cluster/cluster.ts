@@ -14,6 +14,7 @@ import type { AnyProviderModule } from '../../providers/module.js';
 import { type ProviderName, providerModules, SIMULATORS } from '../../providers/registry.js';
 import type { RunningDemo } from '../../simulators/shared/demo.js';
 import type { FaultRule } from '../../simulators/shared/faults.js';
+import { deleteKeysUnder } from './cleanup.js';
 
 /** The checkout root (src/cli/cluster/ is three levels down), so replicas start from any cwd. */
 export const CHECKOUT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -237,6 +238,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     );
     await Promise.all(Object.values(demos).map((d) => d.simulator.close()));
     if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
+    // A prefix of this run's own: nobody else can be using it.
+    if (options.keyPrefix === undefined) await deleteKeysUnder(options.redisUrl, keyPrefix);
   };
 
   try {
