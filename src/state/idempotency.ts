@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { decode, encode } from './codec.js';
 import { LuaScript, type RedisConnection } from './redis.js';
+import { sleep } from './wait.js';
 
 export type IdempotencyBegin<R> =
   /** This request owns the key: send, then complete() (or abandon() on failure). */
@@ -68,24 +69,6 @@ function recordId(scope: string, key: string, fingerprint?: string): string {
     }
   }
   return createHash('sha256').update(scope).update('\0').update(key).digest('base64url');
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** begin(), then poll while in progress, up to waitMs. */

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { decode, encode } from './codec.js';
 import { LuaScript, type RedisConnection } from './redis.js';
+import { sleep } from './wait.js';
 
 /** One cached response, as both levels hold it. Times are epoch ms. */
 export interface SharedCacheEntry<T = unknown> {
@@ -140,24 +141,6 @@ interface Stored {
 
 function sameVersions(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** The fill protocol over a store's primitives; the local and the Redis cache differ only in those. */
