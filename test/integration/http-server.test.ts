@@ -75,7 +75,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
 // test's own well-behaved request, ECONNRESET, on a loaded CI machine).
 const TIMEOUT_MS = 1_500;
 /** The most a slow client may outlive the timeout: Node checks connections at an interval. */
-const CUT_BOUND_MS = TIMEOUT_MS + 2 * connectionsCheckingIntervalMs(TIMEOUT_MS) + 2_000;
+// Slack for a loaded CI machine: 2 s once missed a silent connection's cut (fresh-clone CI).
+const CUT_BOUND_MS = TIMEOUT_MS + 2 * connectionsCheckingIntervalMs(TIMEOUT_MS) + 5_000;
 
 describe('HTTP timeouts (HTTP_REQUEST_TIMEOUT_MS)', () => {
   it('cuts clients that send their headers one byte at a time, while others are served', async () => {
