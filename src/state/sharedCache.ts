@@ -193,7 +193,12 @@ abstract class FillingCache implements SharedCache {
       const lock = await this.lock(key, this.options.lockTtlMs);
       if (lock) {
         try {
-          const { versions } = await this.read(key, true);
+          const { entry, versions } = await this.read(key, true);
+          // A peer may have stored its result and let go of the lock between our last look and
+          // this lock: that result is the answer, not a second load.
+          const seen = entry as SharedCacheEntry<T> | undefined;
+          if (seen && this.now() < seen.freshUntil && (!current || seen.storedAt > current.storedAt))
+            return { entry: seen, source: 'peer' };
           return { entry: await this.loadAndStore(key, current, versions, load), source: 'loaded' };
         } finally {
           await lock.release();
